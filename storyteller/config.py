@@ -1,0 +1,66 @@
+"""Configuration read from the environment when the app is created (never at import)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def _load_secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the instance folder."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def from_environment(instance_path: Path) -> dict[str, Any]:
+    """The settings of one app instance, from environment variables with safe defaults."""
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'storyteller.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    prices_raw = os.environ.get("STORYTELLER_MODEL_PRICES")
+    return {
+        "SECRET_KEY": _load_secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY") or None,
+        "OPENAI_BASE_URL": os.environ.get("OPENAI_BASE_URL") or None,
+        "STORYTELLER_LLM_MODEL": os.environ.get("STORYTELLER_LLM_MODEL", "gpt-4o-mini"),
+        "STORYTELLER_LLM_TIMEOUT": float(os.environ.get("STORYTELLER_LLM_TIMEOUT", "20")),
+        "STORYTELLER_DAILY_TOKEN_BUDGET": _int("STORYTELLER_DAILY_TOKEN_BUDGET", 200_000),
+        "STORYTELLER_MODEL_PRICES": json.loads(prices_raw) if prices_raw else {},
+        "LOGIN_RATE_LIMIT_ATTEMPTS": _int("LOGIN_RATE_LIMIT_ATTEMPTS", 5),
+        "LOGIN_RATE_LIMIT_WINDOW_SECONDS": _int("LOGIN_RATE_LIMIT_WINDOW_SECONDS", 15 * 60),
+        "LOGIN_RATE_LIMIT_PER_ADDRESS": _int("LOGIN_RATE_LIMIT_PER_ADDRESS", 20),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PREFERRED_URL_SCHEME": os.environ.get("PREFERRED_URL_SCHEME", "http"),
+        # A storyteller may spend an hour writing one answer: the CSRF token is tied
+        # to the signed-in session and does not expire on its own.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_SSL_STRICT": False,
+        "MAX_CONTENT_LENGTH": _int("STORYTELLER_MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
+        "STORYTELLER_ENV": os.environ.get("STORYTELLER_ENV", "development"),
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+    }
