@@ -63,4 +63,5 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int("STORYTELLER_MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
         "STORYTELLER_ENV": os.environ.get("STORYTELLER_ENV", "development"),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "STORYTELLER_PROXY_FIX": os.environ.get("STORYTELLER_PROXY_FIX", "") not in ("", "0"),
     }

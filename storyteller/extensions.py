@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from storyteller.models.base import Base
 
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(metadata=Base.metadata)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -1,4 +1,4 @@
-"""Agents and telemetry: versions, executions, LLM calls, events, metrics, errors, rollups, documents."""
+"""Agents and telemetry: versions, executions, LLM calls, events, metrics, errors, rollups."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ class Agent(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint(check_in("type", AGENT_TYPES), name="type"),
         CheckConstraint(check_in("status", AGENT_STATUSES), name="status"),
-        CheckConstraint("success_rate IS NULL OR success_rate BETWEEN 0 AND 1", name="success_rate"),
+        CheckConstraint(
+            "success_rate IS NULL OR success_rate BETWEEN 0 AND 1", name="success_rate"
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(200), unique=True)

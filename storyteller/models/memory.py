@@ -1,4 +1,4 @@
-"""Memory and state (seed 000): what the interviewer learned, who read it, and module state history."""
+"""Memory and state (seed 000): what the interviewer learned, who read it, state history."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""People and access: users, storytellers, who may see whom, sign-in sessions and the audit trail."""
+"""People and access: users, storytellers, who may see whom, sign-ins and the audit trail."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ class User(IdMixin, TimestampMixin, Base):
         back_populates="user", foreign_keys="Storyteller.user_id"
     )
     access_grants: Mapped[list[StorytellerAccess]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", foreign_keys="StorytellerAccess.user_id"
+        back_populates="user",
+        cascade="all, delete-orphan",
+        foreign_keys="StorytellerAccess.user_id",
     )
 
     def __repr__(self) -> str:
@@ -143,7 +145,9 @@ class AuditLog(IdMixin, CreatedMixin, Base):
     storyteller_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("storyteller.id", ondelete="SET NULL")
     )
-    action: Mapped[str] = mapped_column(String(50))  # read / create / update / delete / erase / export
+    action: Mapped[str] = mapped_column(
+        String(50)
+    )  # read / create / update / delete / erase / export
     object_type: Mapped[str] = mapped_column(String(50))
     object_id: Mapped[str | None] = mapped_column(String(64))
     ip_address: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,45 @@
+"""Read models for a storyteller's page and a session's page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import selectinload
+
+from storyteller.models import LifeEvent, Session, SessionArtifact, Storyteller
+
+
+@dataclass(frozen=True)
+class StorytellerPage:
+    storyteller: Storyteller
+    life_events: list[LifeEvent]
+    sessions: list[Session]
+
+
+def storyteller_page(db: DbSession, storyteller: Storyteller) -> StorytellerPage:
+    events = db.scalars(
+        select(LifeEvent)
+        .where(LifeEvent.storyteller_id == storyteller.id)
+        .order_by(LifeEvent.start_year.is_(None), LifeEvent.start_year, LifeEvent.event_name)
+    ).all()
+    sessions = db.scalars(
+        select(Session)
+        .where(Session.storyteller_id == storyteller.id)
+        .order_by(Session.scheduled_at.is_(None), Session.scheduled_at.desc(), Session.created_at)
+    ).all()
+    return StorytellerPage(storyteller, list(events), list(sessions))
+
+
+def session_with_content(db: DbSession, session_id) -> Session | None:
+    return db.scalar(
+        select(Session)
+        .where(Session.id == session_id)
+        .options(
+            selectinload(Session.interactions),
+            selectinload(Session.artifacts).selectinload(SessionArtifact.reviewed_by),
+            selectinload(Session.life_event_links),
+            selectinload(Session.notes),
+        )
+    )
