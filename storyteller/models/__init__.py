@@ -31,6 +31,7 @@ from storyteller.models.people import (
 )
 from storyteller.models.process import LifeEvent, ProcessNode, ProcessVersion
 from storyteller.models.sessions import (
+    AnswerDraft,
     ArtifactRevision,
     Session,
     SessionArtifact,
@@ -42,6 +43,7 @@ from storyteller.models.sessions import (
 
 __all__ = [
     "Agent",
+    "AnswerDraft",
     "AgentError",
     "AgentExecution",
     "AgentMetric",

@@ -343,3 +343,23 @@ class SessionNote(IdMixin, CreatedMixin, Base):
 
     session: Mapped[Session] = relationship(back_populates="notes")
     author: Mapped[User | None] = relationship()
+
+
+class AnswerDraft(IdMixin, TimestampMixin, Base):
+    """The answer being written to one question, autosaved with a version number."""
+
+    __tablename__ = "answer_draft"
+    __table_args__ = (
+        UniqueConstraint("interaction_id"),
+        Index("ix_answer_draft_session", "session_id"),
+    )
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"))
+    interaction_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("session_interaction.id", ondelete="CASCADE")
+    )
+    content: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(default=0)
+    saved_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL")
+    )
