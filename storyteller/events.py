@@ -1,0 +1,93 @@
+"""The event log (seed 002 Event + seed 000 SessionEvent): one row per thing that happened.
+
+Events of one session are numbered 1, 2, 3, ... in ``sequence`` (UNIQUE per session); events
+without a session have no sequence. ``timestamp_ms`` is epoch milliseconds (UTC).
+
+Functions flush, never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from storyteller.models import Event, utcnow
+
+__all__ = ["EVENT_TYPE_MAX_LENGTH", "epoch_ms", "next_event_sequence", "record_event"]
+
+EVENT_TYPE_MAX_LENGTH = 100
+# Two writers may pick the same next sequence for one session; the UNIQUE(session_id,
+# sequence) constraint refuses the second, which then retries with a fresh number.
+_SEQUENCE_ATTEMPTS = 5
+
+
+def epoch_ms() -> int:
+    """Now, as integer milliseconds since the Unix epoch (UTC)."""
+    return int(utcnow().timestamp() * 1000)
+
+
+def next_event_sequence(db: DbSession, session_id: uuid.UUID) -> int:
+    """The sequence number the next event of this session gets: the highest so far + 1."""
+    highest = db.scalar(
+        select(func.coalesce(func.max(Event.sequence), 0)).where(Event.session_id == session_id)
+    )
+    return int(highest or 0) + 1
+
+
+def record_event(
+    db: DbSession,
+    *,
+    event_type: str,
+    session_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+    trace_id: uuid.UUID | None = None,
+    payload: dict[str, Any] | None = None,
+    duration_ms: int | None = None,
+    agent_execution_id: uuid.UUID | None = None,
+    llm_interaction_id: uuid.UUID | None = None,
+) -> Event:
+    """Add one event (numbered within its session, if any) and flush it."""
+    event_type = (event_type or "").strip()
+    if not event_type:
+        raise ValueError("event_type must not be empty")
+    if len(event_type) > EVENT_TYPE_MAX_LENGTH:
+        raise ValueError(f"event_type is longer than {EVENT_TYPE_MAX_LENGTH} characters")
+    if duration_ms is not None and duration_ms < 0:
+        raise ValueError("duration_ms must not be negative")
+
+    def build(sequence: int | None) -> Event:
+        return Event(
+            event_type=event_type,
+            session_id=session_id,
+            user_id=user_id,
+            trace_id=trace_id,
+            payload=dict(payload or {}),
+            sequence=sequence,
+            duration_ms=duration_ms,
+            agent_execution_id=agent_execution_id,
+            llm_interaction_id=llm_interaction_id,
+            timestamp_ms=epoch_ms(),
+            created_at=utcnow(),
+        )
+
+    if session_id is None:
+        event = build(None)
+        db.add(event)
+        db.flush()
+        return event
+
+    for attempt in range(_SEQUENCE_ATTEMPTS):
+        event = build(next_event_sequence(db, session_id))
+        try:
+            with db.begin_nested():
+                db.add(event)
+        except IntegrityError:
+            if attempt == _SEQUENCE_ATTEMPTS - 1:
+                raise
+            continue
+        return event
+    raise AssertionError("unreachable")  # pragma: no cover
