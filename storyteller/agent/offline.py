@@ -26,6 +26,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from storyteller.agent.analysis import (
     FIRST_NAMES,
@@ -474,6 +475,7 @@ class OfflineInterviewer:
     ) -> Question:
         """The next question.  ``completion_reached=None`` lets progress.py decide from
         ``ctx.completion_indicators``; True or False overrides it."""
+        ctx = _normalised(ctx)
         state = _State(ctx, self.bank, self._bank_norms)
         if not ctx.turns:
             return self._opening(state)
@@ -743,6 +745,16 @@ class OfflineInterviewer:
 
 
 # ---------------------------------------------------------------- module helpers
+
+
+def _normalised(ctx: InterviewContext) -> InterviewContext:
+    """The context with None lists read as empty (callers fill it from nullable columns)."""
+    lists = ("success_indicators", "completion_indicators", "constraints", "life_events",
+             "turns", "memories", "photo_captions", "artifacts")
+    if all(getattr(ctx, name) is not None for name in lists) and ctx.intention is not None:
+        return ctx
+    changes = {name: list(getattr(ctx, name) or []) for name in lists}
+    return replace(ctx, intention=ctx.intention or "", **changes)
 
 
 def _special(q: BankQuestion) -> bool:

@@ -62,7 +62,7 @@ class _Facts:
         self.ctx = ctx
         self.artifacts = list(artifacts)
         self.answered: list[tuple[int, Turn, Analysis]] = []
-        for index, turn in enumerate(ctx.turns):
+        for index, turn in enumerate(ctx.turns or []):
             analysis = analysis_of(turn)
             if analysis is not None:
                 self.answered.append((index, turn, analysis))
@@ -321,7 +321,7 @@ def evaluate_indicators(
     artifacts: Sequence[ArtifactRef] | None = None,
 ) -> list[IndicatorResult]:
     """One result per indicator, in order.  ``artifacts`` defaults to ``ctx.artifacts``."""
-    facts = _Facts(ctx, ctx.artifacts if artifacts is None else artifacts)
+    facts = _Facts(ctx, (ctx.artifacts or []) if artifacts is None else artifacts)
     results = []
     for indicator in indicators or []:
         text = str(indicator or "").strip()
@@ -353,5 +353,5 @@ def can_complete(
         return all(r.met for r in completion_results)
     if ctx is None:
         return False
-    answered = sum(1 for turn in ctx.turns if analysis_of(turn) is not None)
+    answered = sum(1 for turn in ctx.turns or [] if analysis_of(turn) is not None)
     return answered >= MIN_TURNS_WITHOUT_INDICATORS

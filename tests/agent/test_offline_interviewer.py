@@ -602,3 +602,14 @@ def test_output_is_plain_text_even_with_html_in_the_context():
     turns = [answered(q, "<p>My sister <b>Anna</b> took it in <i>Brighton</i>.</p>")]
     follow = iv.next_question(make_ctx(turns))
     assert "<" not in follow.text and "Anna" in follow.text
+
+
+def test_sparse_context_from_nullable_columns():
+    iv = OfflineInterviewer()
+    ctx = make_ctx(storyteller_name="", session_name=None, intention="", life_events=None,
+                   constraints=None, memories=None, completion_indicators=None,
+                   success_indicators=None, photo_captions=None, artifacts=None)
+    q = iv.next_question(ctx)
+    assert q.text.startswith("Hello. Today I'd love to hear about your life story.")
+    ctx.turns = [answered(q, "My brother Tom was there.")]
+    assert "Tom" in iv.next_question(ctx).text
