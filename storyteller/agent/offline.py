@@ -490,9 +490,8 @@ class OfflineInterviewer:
             closing = self._closing(state, done)
             if closing is not None:
                 return _with_prefix(closing, prefix)
-        for question in self._candidates(state, last, last_analysis):
-            return _with_prefix(question, prefix)
-        return _with_prefix(self._last_resort(state), prefix)
+        question = next(self._candidates(state, last, last_analysis), None)
+        return _with_prefix(question or self._last_resort(state), prefix)
 
     # ------------------------------------------------------------ opening
     def _opening(self, st: _State) -> Question:
@@ -521,19 +520,18 @@ class OfflineInterviewer:
         )
 
     def _opening_question(self, st: _State, topic: str) -> BankQuestion:
-        names_person = any(is_proper_word(w) and w in FIRST_NAMES for w in topic.split()) or \
+        """The period's opening; one that assumes a named person only when the topic
+        names someone ("remembering Jim")."""
+        names_person = any(w in FIRST_NAMES for w in topic.split()) or \
             bool(_YOUR_RELATIVE_RE.search(topic))
-        for period in (st.period, "general"):
-            for q in self.bank:
-                if (q.life_period == period and "opening" in q.tags
-                        and ("named_person" in q.tags) == names_person
-                        and st.allowed(q.text, q.category, q)):
-                    return q
-        for period in (st.period, "general"):
-            for q in self.bank:
-                if q.life_period == period and "opening" in q.tags and "named_person" not in \
-                        q.tags and st.allowed(q.text, q.category, q):
-                    return q
+        wanted = (names_person, False) if names_person else (False,)
+        for needs_name in wanted:
+            for period in (st.period, "general"):
+                for q in self.bank:
+                    if (q.life_period == period and "opening" in q.tags
+                            and ("named_person" in q.tags) == needs_name
+                            and st.allowed(q.text, q.category, q)):
+                        return q
         return next(q for q in self.bank if "opening" in q.tags)
 
     # ------------------------------------------------------------ reacting to the last turn
