@@ -49,7 +49,7 @@ def _configure_extensions(app: Flask) -> None:
 
 
 def _configure_blueprints(app: Flask) -> None:
-    from storyteller.views import auth, errors, home, storytellers
+    from storyteller.views import auth, errors, home, interview, storytellers
 
-    for module in (auth, errors, home, storytellers):
+    for module in (auth, errors, home, interview, storytellers):
         app.register_blueprint(module.bp)

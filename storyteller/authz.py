@@ -102,3 +102,20 @@ def roles_required(*roles: str) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def can_conduct(db: DbSession, user: User, session: Session) -> bool:
+    """Who may answer a session: the storyteller, or a coordinator sitting beside them."""
+    if user.role == "storyteller":
+        return can_see_storyteller(db, user, session.storyteller_id)
+    if user.role == "coordinator":
+        return can_see_storyteller(db, user, session.storyteller_id)
+    return False
+
+
+def conductable_session_or_404(db: DbSession, user: User, session_id: uuid.UUID) -> Session:
+    """The session, if this user may run it; 404 if they may not see it, 403 if only see it."""
+    session = session_or_404(db, user, session_id)
+    if not can_conduct(db, user, session):
+        abort(403)
+    return session

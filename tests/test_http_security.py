@@ -237,12 +237,6 @@ def test_session_cookie_changes_at_sign_in_and_nothing_carries_over(client, make
         assert session.get("csrf_token") != before_token
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app bug: auth.change_password clears the session and signs in again without "
-    "session.permanent = True, so the new cookie has no Expires and the person is signed "
-    "out when the browser closes, unlike after signing in",
-)
 def test_the_cookie_after_a_password_change_lasts_like_one_from_sign_in(client, make_user):
     user = make_user("storyteller")
     assert _session_cookie(sign_in(client, user))["expires"] is True

@@ -46,6 +46,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.orm import Session as DbSession
 
+from storyteller import interview
+from storyteller.agent.llm import LlmSettings
 from storyteller.models import Session, Storyteller, User
 from tests.conftest import PASSWORD, sign_in
 
@@ -157,6 +159,79 @@ TABLE: dict[str, Route | list[Route]] = {
         own=VISIBLE_TO_OWNER_GRANTEES_AND_ADMIN,
     ),
 }
+
+
+def _start_interview(s: Scenario, ownership: str) -> None:
+    """Start the session in the URL so it has a question waiting for an answer."""
+    session = s.session(ownership)
+    settings = interview.InterviewSettings(
+        llm=LlmSettings(base_url=None, api_key=None, model="none"), daily_token_budget=0, prices={}
+    )
+    s.extra["interaction"] = interview.start(s.db, session, user_id=None, settings=settings)
+    s.db.commit()
+
+
+def _answer_form(s: Scenario) -> dict[str, str]:
+    return {
+        "interaction_id": str(s.extra["interaction"].id),
+        "answer": "In the summer of 1950 my brother Tom and I swam at Carson Beach.",
+        "version": "1",
+        "idempotency_key": uuid.uuid4().hex,
+    }
+
+
+# Answering a session: its storyteller, or a coordinator sitting beside them. A reviewer
+# or an admin may see the session (403) but not answer it; everyone else is "not found".
+CONDUCT_OWN_GET = {
+    **ANON_TO_SIGN_IN,
+    "storyteller": 200,
+    "coordinator": 200,
+    "reviewer": 403,
+    "admin": 403,
+}
+CONDUCT_OTHER = {
+    **ANON_TO_SIGN_IN,
+    "storyteller": 404,
+    "coordinator": 404,
+    "reviewer": 404,
+    "admin": 403,
+}
+
+
+def _conduct_post(path: str, ok: int = 303, **extra: Any) -> Route:
+    return Route(
+        "POST",
+        lambda s, own: f"/interview/{s.session(own).id}{path}",
+        other=CONDUCT_OTHER,
+        own={
+            **ANON_TO_SIGN_IN,
+            "storyteller": ok,
+            "coordinator": ok,
+            "reviewer": 403,
+            "admin": 403,
+        },
+        **extra,
+    )
+
+
+TABLE.update(
+    {
+        "interview.page": Route(
+            "GET",
+            lambda s, own: f"/interview/{s.session(own).id}",
+            other=CONDUCT_OTHER,
+            own=CONDUCT_OWN_GET,
+        ),
+        "interview.start": _conduct_post("/start"),
+        "interview.save_draft": _conduct_post(
+            "/draft", ok=200, setup=_start_interview, data=_answer_form
+        ),
+        "interview.answer": _conduct_post("/answer", setup=_start_interview, data=_answer_form),
+        "interview.pause": _conduct_post("/pause", setup=_start_interview),
+        "interview.finish": _conduct_post("/finish", setup=_start_interview),
+        "interview.rate": _conduct_post("/rate", data={"satisfaction": "4"}),
+    }
+)
 
 IGNORED_ENDPOINTS = {"static"}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

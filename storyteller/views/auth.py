@@ -59,6 +59,7 @@ def login():
         return render_template(
             "auth/login.html",
             email=email,
+            code=429,
             error=(
                 "Too many sign-in attempts. For your safety, please wait "
                 f"{minutes} minutes and try again."
@@ -118,5 +119,6 @@ def change_password():
     db.session.commit()
     session.clear()
     login_user(accounts.SignedInUser(user, token))
+    session.permanent = True
     flash("Your password has been changed. Other devices have been signed out.", "success")
     return redirect(url_for("home.index"), code=303)

@@ -1,0 +1,995 @@
+"""Conducting a session (seed 003): start, answer, one turn of the interviewer, pause, finish.
+
+The storyteller's answer is saved and committed by the caller before a turn runs
+(`record_answer`, then commit, then `run_turn`): if anything in the turn fails the
+answer is already safe. A turn analyses the answer, creates provisional artifacts,
+writes memories, evaluates progress and asks the next question (the LLM when it is
+configured, within budget and working; the offline interviewer otherwise). Every step
+is an event; the turn is one agent_execution; every LLM call is an llm_interaction.
+The interview's progress lives in module_state, one chain per session.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session as DbSession
+
+from storyteller import agent_versions, events, memories, module_states
+from storyteller.agent.analysis import Analysis, analyze_answer, facts_from_analysis
+from storyteller.agent.context import ArtifactRef, InterviewContext, LifeEventRef, MemoryItem, Turn
+from storyteller.agent.interviewer import Interviewer, NextQuestion
+from storyteller.agent.llm import LlmCallResult, LlmClient, LlmSettings
+from storyteller.agent.pricing import cost_for
+from storyteller.agent.progress import completion_percentage, evaluate_indicators
+from storyteller.models import (
+    Agent,
+    AgentError,
+    AgentExecution,
+    AnswerDraft,
+    LifeEvent,
+    LlmInteraction,
+    Session,
+    SessionArtifact,
+    SessionInteraction,
+    SessionLifeEvent,
+    SessionTemplate,
+    Storyteller,
+    utcnow,
+)
+
+PROGRESS_STATE = "interview_progress"
+MAX_ANSWER_CHARS = 100_000
+ANSWERABLE = ("in_progress",)
+STARTABLE = ("scheduled", "paused", "in_progress")
+
+
+class InterviewError(ValueError):
+    """Something the storyteller asked for cannot be done; the message is for them."""
+
+
+class AlreadyAnswered(InterviewError):
+    def __init__(self, interaction: SessionInteraction) -> None:
+        super().__init__("This question has already been answered, perhaps in another window.")
+        self.interaction = interaction
+
+
+class StaleDraft(InterviewError):
+    def __init__(self, draft: AnswerDraft) -> None:
+        super().__init__("A newer version of this answer was saved in another window.")
+        self.draft = draft
+
+
+@dataclass(frozen=True)
+class InterviewSettings:
+    llm: LlmSettings
+    daily_token_budget: int
+    prices: dict[str, Any]
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def open_interaction(db: DbSession, session: Session) -> SessionInteraction | None:
+    """The question waiting for an answer, if there is one."""
+    return db.scalar(
+        select(SessionInteraction)
+        .where(
+            SessionInteraction.session_id == session.id,
+            SessionInteraction.response_method.is_(None),
+        )
+        .order_by(SessionInteraction.interaction_sequence.desc())
+        .limit(1)
+    )
+
+
+def interactions_of(db: DbSession, session: Session) -> list[SessionInteraction]:
+    return list(
+        db.scalars(
+            select(SessionInteraction)
+            .where(SessionInteraction.session_id == session.id)
+            .order_by(SessionInteraction.interaction_sequence)
+        )
+    )
+
+
+def draft_for(db: DbSession, interaction: SessionInteraction) -> AnswerDraft | None:
+    return db.scalar(select(AnswerDraft).where(AnswerDraft.interaction_id == interaction.id))
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+def _progress_state(session: Session, interactions: list[SessionInteraction]) -> dict[str, Any]:
+    return {
+        "status": session.status,
+        "questions_asked": len(interactions),
+        "answered": sum(1 for i in interactions if i.response_method in ("text", "voice")),
+        "skipped": sum(1 for i in interactions if i.response_method == "skip"),
+        "open_interaction_id": next(
+            (str(i.id) for i in interactions if i.response_method is None), None
+        ),
+        "asked_keys": [
+            (i.metadata_ or {}).get("question_key")
+            for i in interactions
+            if (i.metadata_ or {}).get("question_key")
+        ],
+        "completion_percentage": session.completion_percentage or 0,
+    }
+
+
+def _save_progress(
+    db: DbSession, session: Session, *, trigger_type: str, trigger_id: str | None = None
+) -> None:
+    module_states.upsert_module_state(
+        db,
+        module_id=f"interview:{session.id}",
+        state=_progress_state(session, interactions_of(db, session)),
+        state_type=PROGRESS_STATE,
+        session_id=session.id,
+        trigger_type=trigger_type,
+        trigger_id=trigger_id,
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    success: list[Any]
+    completion: list[Any]
+    percentage: int
+    can_complete: bool
+
+
+def build_context(
+    db: DbSession, session: Session, *, with_memories: bool = True
+) -> tuple[InterviewContext, list[Any]]:
+    """What the interviewer may see: this session, its life events, earlier memories."""
+    storyteller = db.get(Storyteller, session.storyteller_id)
+    interactions = interactions_of(db, session)
+    turns = [
+        Turn(
+            question=i.agent_prompt or "",
+            category=i.prompt_category,
+            answer=i.storyteller_response,
+            skipped=i.response_method == "skip",
+            analysis=Analysis.from_dict((i.metadata_ or {}).get("analysis"))
+            if i.storyteller_response
+            else None,
+        )
+        for i in interactions
+        if i.response_method is not None
+    ]
+    links = db.execute(
+        select(SessionLifeEvent, LifeEvent)
+        .join(LifeEvent, SessionLifeEvent.life_event_id == LifeEvent.id)
+        .where(SessionLifeEvent.session_id == session.id)
+    ).all()
+    life_events = [
+        LifeEventRef(
+            name=e.event_name,
+            event_type=e.event_type,
+            start_year=e.start_year,
+            end_year=e.end_year,
+            location=e.location,
+            description=e.description,
+            is_primary=link.is_primary_focus,
+        )
+        for link, e in links
+    ]
+    memory_rows = []
+    if with_memories:
+        memory_rows = [
+            m
+            for m in memories.usable_memories(db, session.storyteller_id, limit=40)
+            if m.session_id != session.id
+        ][:12]
+    index_of = {i.id: n for n, i in enumerate(i for i in interactions if i.response_method)}
+    artifacts = [
+        ArtifactRef(a.artifact_type, index_of.get(a.source_interaction_id), a.artifact_name)
+        for a in db.scalars(select(SessionArtifact).where(SessionArtifact.session_id == session.id))
+    ]
+    template = (
+        db.get(SessionTemplate, session.session_template_id)
+        if session.session_template_id
+        else None
+    )
+    node = session.current_process_node
+    ctx = InterviewContext(
+        storyteller_name=storyteller.display_name if storyteller else "",
+        session_name=session.session_name,
+        intention=session.intention,
+        success_indicators=list(session.success_indicators or []),
+        completion_indicators=list(session.completion_indicators or []),
+        constraints=list(session.constraints or []),
+        procedure_notes=session.procedure_notes,
+        node_objective=node.agent_objective if node else None,
+        life_events=life_events,
+        turns=turns,
+        memories=[
+            MemoryItem(str(m.id), m.memory_type, dict(m.content), m.confidence) for m in memory_rows
+        ],
+        wants_photos=bool(template and template.wants_photos),
+        artifacts=artifacts,
+    )
+    return ctx, memory_rows
+
+
+def evaluate_progress(ctx: InterviewContext) -> Progress:
+    success = evaluate_indicators(ctx.success_indicators, ctx, ctx.artifacts)
+    completion = evaluate_indicators(ctx.completion_indicators, ctx, ctx.artifacts)
+    answered = sum(1 for t in ctx.turns if t.answer and not t.skipped)
+    can_complete = (all(c.met for c in completion) and bool(completion)) or (
+        not completion and answered >= 5
+    )
+    return Progress(success, completion, completion_percentage(success, completion), can_complete)
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+def _touch(
+    db: DbSession,
+    session: Session,
+    *,
+    messages: int = 0,
+    tokens: int = 0,
+    cost: Decimal | None = None,
+) -> None:
+    """Session counters, changed with the turn, in the same transaction."""
+    values: dict[str, Any] = {"last_activity_at": utcnow()}
+    if messages:
+        values["message_count"] = Session.message_count + messages
+    if tokens:
+        values["total_tokens"] = Session.total_tokens + tokens
+    if cost:
+        values["total_cost"] = Session.total_cost + cost
+    db.execute(update(Session).where(Session.id == session.id).values(**values))
+    if session.agent_id:
+        db.execute(
+            update(Agent).where(Agent.id == session.agent_id).values(last_active_at=utcnow())
+        )
+    db.flush()
+    db.refresh(session, ["message_count", "total_tokens", "total_cost", "last_activity_at"])
+
+
+def start(
+    db: DbSession,
+    session: Session,
+    *,
+    user_id: uuid.UUID | None,
+    settings: InterviewSettings,
+    on_delta: Callable[[str], None] | None = None,
+) -> SessionInteraction:
+    """Start or resume a session and return the question waiting for an answer."""
+    if session.status not in STARTABLE:
+        raise InterviewError("This session has ended. Your home page lists your other sessions.")
+    if session.agent_version_id is None:
+        agent, version = agent_versions.ensure_interviewer_agent(db)
+        session.agent_id, session.agent_version_id = agent.id, version.id
+    if session.status != "in_progress":
+        event_type = "session.resumed" if session.status == "paused" else "session.started"
+        session.status = "in_progress"
+        session.started_at = session.started_at or utcnow()
+        events.record_event(db, event_type=event_type, session_id=session.id, user_id=user_id)
+        _touch(db, session)
+        _save_progress(db, session, trigger_type="user_action", trigger_id=event_type)
+    waiting = open_interaction(db, session)
+    if waiting is None:
+        waiting = _ask(db, session, user_id=user_id, settings=settings, on_delta=on_delta)
+    return waiting
+
+
+def save_draft(
+    db: DbSession,
+    interaction: SessionInteraction,
+    *,
+    content: str,
+    version: int,
+    user_id: uuid.UUID | None,
+) -> AnswerDraft:
+    """Autosave the answer being written. A stale version (another tab) never overwrites."""
+    if interaction.response_method is not None:
+        raise AlreadyAnswered(interaction)
+    content = content[:MAX_ANSWER_CHARS]
+    draft = draft_for(db, interaction)
+    if draft is None:
+        draft = AnswerDraft(
+            session_id=interaction.session_id,
+            interaction_id=interaction.id,
+            content=content,
+            version=version,
+            saved_by_id=user_id,
+        )
+        db.add(draft)
+        db.flush()
+        return draft
+    # A conditional update: only a newer version wins, even between two racing requests.
+    updated = db.execute(
+        update(AnswerDraft)
+        .where(AnswerDraft.id == draft.id, AnswerDraft.version < version)
+        .values(content=content, version=version, saved_by_id=user_id, updated_at=utcnow())
+    ).rowcount
+    db.refresh(draft)
+    if not updated:
+        raise StaleDraft(draft)
+    return draft
+
+
+def record_answer(
+    db: DbSession,
+    session: Session,
+    interaction: SessionInteraction,
+    *,
+    text: str,
+    method: str,
+    idempotency_key: str | None,
+    user_id: uuid.UUID | None,
+) -> tuple[SessionInteraction, bool]:
+    """Save the answer (or the skip). Returns (interaction, created): a repeat is not new."""
+    if idempotency_key:
+        existing = db.scalar(
+            select(SessionInteraction).where(SessionInteraction.idempotency_key == idempotency_key)
+        )
+        if existing is not None:
+            return existing, False
+    if interaction.session_id != session.id:
+        raise InterviewError("That question belongs to another session.")
+    if interaction.response_method is not None:
+        raise AlreadyAnswered(interaction)
+    if session.status != "in_progress":
+        raise InterviewError("This session is not running. Press Continue to carry on.")
+    text = (text or "").strip()
+    if method not in ("text", "voice", "skip"):
+        raise InterviewError("That kind of answer is not known.")
+    if method != "skip" and not text:
+        raise InterviewError("Please write your answer, or press “Skip this question”.")
+    if len(text) > MAX_ANSWER_CHARS:
+        raise InterviewError("That answer is very long. Please split it into two answers.")
+    now = utcnow()
+    interaction.storyteller_response = text if method != "skip" else None
+    interaction.response_method = method
+    interaction.answered_at = now
+    interaction.idempotency_key = idempotency_key
+    interaction.duration_seconds = max(0, int((now - interaction.created_at).total_seconds()))
+    draft = draft_for(db, interaction)
+    if draft is not None:
+        db.delete(draft)
+    events.record_event(
+        db,
+        event_type="question.skipped" if method == "skip" else "answer.saved",
+        session_id=session.id,
+        user_id=user_id,
+        payload={"interaction_id": str(interaction.id), "characters": len(text)},
+    )
+    _touch(db, session, messages=0 if method == "skip" else 1)
+    return interaction, True
+
+
+@dataclass
+class TurnResult:
+    execution: AgentExecution
+    next_interaction: SessionInteraction
+    artifacts: list[SessionArtifact]
+    fell_back: bool
+
+
+def _timed(
+    db: DbSession,
+    session: Session,
+    execution: AgentExecution,
+    event_type: str,
+    started: float,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    events.record_event(
+        db,
+        event_type=event_type,
+        session_id=session.id,
+        trace_id=execution.trace_id,
+        agent_execution_id=execution.id,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        payload=payload,
+    )
+
+
+def _create_artifacts(
+    db: DbSession,
+    session: Session,
+    interaction: SessionInteraction,
+    analysis: Analysis,
+    execution: AgentExecution,
+) -> list[SessionArtifact]:
+    text = interaction.storyteller_response or ""
+    primary = db.scalar(
+        select(SessionLifeEvent.life_event_id).where(
+            SessionLifeEvent.session_id == session.id, SessionLifeEvent.is_primary_focus
+        )
+    )
+    made: list[SessionArtifact] = []
+
+    def add(kind: str, name: str, content: str, data: dict[str, Any]) -> None:
+        artifact = SessionArtifact(
+            session_id=session.id,
+            life_event_id=primary,
+            source_interaction_id=interaction.id,
+            artifact_type=kind,
+            artifact_name=name[:200],
+            content=content,
+            structured_data=data,
+        )
+        db.add(artifact)
+        made.append(artifact)
+
+    where = ", ".join(analysis.places[:2])
+    if analysis.is_scene:
+        label = where or (str(analysis.years[0]) if analysis.years else "a remembered moment")
+        add(
+            "scene_capture",
+            f"Scene: {label}",
+            text,
+            {
+                "who": analysis.people,
+                "where": analysis.places,
+                "when": analysis.years,
+                "themes": analysis.key_themes,
+            },
+        )
+    if analysis.years:
+        add(
+            "timeline_entry",
+            f"{analysis.years[0]}: {interaction.prompt_category or 'memory'}",
+            text,
+            {"years": analysis.years, "places": analysis.places},
+        )
+    for person in analysis.describes_person[:3]:
+        add("relationship_mapping", person, text, {"person": person, "people": analysis.people})
+    db.flush()
+    for artifact in made:
+        events.record_event(
+            db,
+            event_type="artifact.created",
+            session_id=session.id,
+            trace_id=execution.trace_id,
+            agent_execution_id=execution.id,
+            payload={"artifact_id": str(artifact.id), "type": artifact.artifact_type},
+        )
+    return made
+
+
+def _write_memories(
+    db: DbSession,
+    session: Session,
+    interaction: SessionInteraction,
+    analysis: Analysis,
+    execution: AgentExecution,
+) -> int:
+    count = 0
+    for candidate in facts_from_analysis(interaction.storyteller_response or "", analysis):
+        memory = memories.remember(
+            db,
+            storyteller_id=session.storyteller_id,
+            memory_type=candidate.memory_type,
+            memory_key=str(candidate.content.get("key") or candidate.content.get("subject"))[:200],
+            content=candidate.content,
+            confidence=candidate.confidence,
+            agent_id=session.agent_id,
+            session_id=session.id,
+            interaction_id=interaction.id,
+        )
+        events.record_event(
+            db,
+            event_type="memory.written",
+            session_id=session.id,
+            trace_id=execution.trace_id,
+            agent_execution_id=execution.id,
+            payload={"memory_id": str(memory.id), "type": memory.memory_type},
+        )
+        count += 1
+    return count
+
+
+def tokens_used_today(db: DbSession, storyteller_id: uuid.UUID) -> int:
+    start_of_day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(
+        db.scalar(
+            select(
+                func.coalesce(
+                    func.sum(
+                        func.coalesce(LlmInteraction.prompt_tokens, 0)
+                        + func.coalesce(LlmInteraction.response_tokens, 0)
+                    ),
+                    0,
+                )
+            ).where(
+                LlmInteraction.storyteller_id == storyteller_id,
+                LlmInteraction.created_at >= start_of_day,
+            )
+        )
+        or 0
+    )
+
+
+def _record_llm_call(
+    db: DbSession,
+    session: Session,
+    execution: AgentExecution,
+    result: LlmCallResult,
+    settings: InterviewSettings,
+    purpose: str,
+) -> LlmInteraction:
+    cost = None
+    if result.prompt_tokens is not None and result.response_tokens is not None:
+        cost = cost_for(
+            result.response_model or result.model,
+            result.prompt_tokens,
+            result.response_tokens,
+            settings.prices,
+        )
+        if cost is None and result.response_model:
+            cost = cost_for(
+                result.model, result.prompt_tokens, result.response_tokens, settings.prices
+            )
+    row = LlmInteraction(
+        session_id=session.id,
+        storyteller_id=session.storyteller_id,
+        agent_id=session.agent_id,
+        agent_version_id=session.agent_version_id,
+        agent_execution_id=execution.id,
+        trace_id=execution.trace_id,
+        purpose=purpose,
+        prompt=result.messages,
+        response=result.response_text,
+        model=result.model,
+        response_model=result.response_model,
+        prompt_tokens=result.prompt_tokens,
+        response_tokens=result.response_tokens,
+        cost=cost,
+        latency_ms=result.latency_ms,
+        time_to_first_token_ms=result.time_to_first_token_ms,
+        is_streaming=result.is_streaming,
+        success=result.success,
+        error_type=result.error_type,
+        error_message=result.error_message,
+        status_code=result.status_code,
+        attempts=max(1, result.attempts),
+        created_at=result.started_at,
+    )
+    db.add(row)
+    db.flush()
+    _touch(
+        db, session, tokens=(result.prompt_tokens or 0) + (result.response_tokens or 0), cost=cost
+    )
+    return row
+
+
+def _interviewer_for(
+    db: DbSession, session: Session, settings: InterviewSettings
+) -> tuple[Interviewer, LlmSettings]:
+    version = session.agent_version
+    config = dict(version.configuration or {}) if version else {}
+    llm_settings = LlmSettings(
+        base_url=settings.llm.base_url,
+        api_key=settings.llm.api_key,
+        model=config.get("model") or settings.llm.model,
+        timeout_seconds=settings.llm.timeout_seconds,
+        max_retries=settings.llm.max_retries,
+        temperature=config.get("temperature", settings.llm.temperature),
+    )
+    client = LlmClient(llm_settings) if llm_settings.enabled else None
+    prompt = config.get("system_prompt") or agent_versions.DEFAULT_SYSTEM_PROMPT
+    return Interviewer(client, prompt), llm_settings
+
+
+def _ask(
+    db: DbSession,
+    session: Session,
+    *,
+    user_id: uuid.UUID | None,
+    settings: InterviewSettings,
+    execution: AgentExecution | None = None,
+    on_delta: Callable[[str], None] | None = None,
+    completion_reached: bool = False,
+) -> SessionInteraction:
+    """Choose and persist the next question (an interaction waiting for its answer)."""
+    own_execution = execution is None
+    if execution is None:
+        execution = _begin_execution(db, session, {"step": "opening"})
+    started = time.perf_counter()
+    ctx, memory_rows = build_context(db, session)
+    interviewer, llm_settings = _interviewer_for(db, session, settings)
+    use_llm = llm_settings.enabled
+    if use_llm and tokens_used_today(db, session.storyteller_id) >= settings.daily_token_budget:
+        use_llm = False
+        events.record_event(
+            db,
+            event_type="llm.budget_exhausted",
+            session_id=session.id,
+            trace_id=execution.trace_id,
+            agent_execution_id=execution.id,
+        )
+    chosen: NextQuestion = interviewer.next_question(
+        ctx, use_llm=use_llm, on_delta=on_delta, completion_reached=completion_reached
+    )
+    llm_row = None
+    if chosen.llm_result is not None:
+        llm_row = _record_llm_call(
+            db, session, execution, chosen.llm_result, settings, "next_question"
+        )
+    if chosen.fell_back:
+        events.record_event(
+            db,
+            event_type="llm.fallback",
+            session_id=session.id,
+            trace_id=execution.trace_id,
+            agent_execution_id=execution.id,
+            llm_interaction_id=llm_row.id if llm_row else None,
+            payload={"reason": chosen.fallback_reason},
+        )
+        db.add(
+            AgentError(
+                storyteller_id=session.storyteller_id,
+                session_id=session.id,
+                agent_id=session.agent_id,
+                agent_execution_id=execution.id,
+                error_type=f"llm_{chosen.fallback_reason}",
+                error_message=(chosen.llm_result.error_message if chosen.llm_result else None)
+                or "The LLM gave no usable question; the offline interviewer asked instead.",
+                error_code=str(chosen.llm_result.status_code)
+                if chosen.llm_result and chosen.llm_result.status_code
+                else None,
+                context={"model": llm_settings.model, "trace_id": str(execution.trace_id)},
+            )
+        )
+    used = set(chosen.question.used_memory_ids)
+    for memory in memory_rows:
+        if str(memory.id) in used:
+            memories.record_memory_access(
+                db,
+                memory_id=memory.id,
+                accessed_by=str(session.agent_id or "interviewer"),
+                accessor_type="agent",
+                context=f"next question: {chosen.question.key or ''}"[:500],
+                session_id=session.id,
+                agent_execution_id=execution.id,
+            )
+    sequence = 1 + (
+        db.scalar(
+            select(func.coalesce(func.max(SessionInteraction.interaction_sequence), 0)).where(
+                SessionInteraction.session_id == session.id
+            )
+        )
+        or 0
+    )
+    question = chosen.question
+    interaction = SessionInteraction(
+        session_id=session.id,
+        life_event_id=db.scalar(
+            select(SessionLifeEvent.life_event_id).where(
+                SessionLifeEvent.session_id == session.id, SessionLifeEvent.is_primary_focus
+            )
+        ),
+        interaction_sequence=sequence,
+        interaction_type="reflection" if question.source == "closing" else "prompt",
+        agent_prompt=question.text,
+        prompt_category=question.category,
+        llm_interaction_id=llm_row.id if llm_row and not chosen.fell_back else None,
+        model_used=llm_row.model if llm_row and not chosen.fell_back else "offline",
+        tokens_used=((llm_row.prompt_tokens or 0) + (llm_row.response_tokens or 0))
+        if llm_row
+        else 0,
+        cost=llm_row.cost if llm_row else None,
+        response_time_ms=llm_row.latency_ms
+        if llm_row
+        else int((time.perf_counter() - started) * 1000),
+        tools_used=[],
+        metadata_={
+            "question_key": question.key,
+            "source": question.source,
+            "follow_up_of": question.follow_up_of,
+            "life_period": question.life_period,
+        },
+    )
+    db.add(interaction)
+    db.flush()
+    _timed(
+        db,
+        session,
+        execution,
+        "question.asked",
+        started,
+        {
+            "interaction_id": str(interaction.id),
+            "source": question.source,
+            "category": question.category,
+        },
+    )
+    _touch(db, session, messages=1)
+    if own_execution:
+        _finish_execution(db, execution, {"question_interaction_id": str(interaction.id)})
+    return interaction
+
+
+def _begin_execution(db: DbSession, session: Session, input_data: dict[str, Any]) -> AgentExecution:
+    execution = AgentExecution(
+        agent_id=session.agent_id or agent_versions.ensure_interviewer_agent(db)[0].id,
+        agent_version_id=session.agent_version_id,
+        session_id=session.id,
+        trace_id=uuid.uuid4(),
+        input_data=input_data,
+        status="running",
+        started_at=utcnow(),
+    )
+    db.add(execution)
+    db.flush()
+    return execution
+
+
+def _finish_execution(
+    db: DbSession, execution: AgentExecution, output: dict[str, Any], error: str | None = None
+) -> None:
+    execution.completed_at = utcnow()
+    execution.duration_ms = int(
+        (execution.completed_at - execution.started_at).total_seconds() * 1000
+    )
+    execution.output_data = output
+    execution.status = "failed" if error else "succeeded"
+    execution.error_message = error
+    db.flush()
+
+
+def run_turn(
+    db: DbSession,
+    session: Session,
+    interaction: SessionInteraction,
+    *,
+    user_id: uuid.UUID | None,
+    settings: InterviewSettings,
+    on_delta: Callable[[str], None] | None = None,
+) -> TurnResult:
+    """Everything after the answer is saved: analysis, artifacts, memories, progress, question."""
+    execution = _begin_execution(
+        db,
+        session,
+        {"interaction_id": str(interaction.id), "response_method": interaction.response_method},
+    )
+    events.record_event(
+        db,
+        event_type="turn.started",
+        session_id=session.id,
+        user_id=user_id,
+        trace_id=execution.trace_id,
+        agent_execution_id=execution.id,
+    )
+    artifacts: list[SessionArtifact] = []
+    if interaction.response_method != "skip" and interaction.storyteller_response:
+        started = time.perf_counter()
+        analysis = analyze_answer(interaction.storyteller_response)
+        interaction.sentiment = analysis.sentiment
+        interaction.key_themes = analysis.key_themes
+        interaction.mentions_people = analysis.people
+        interaction.mentions_places = analysis.places
+        interaction.metadata_ = {**(interaction.metadata_ or {}), "analysis": analysis.to_dict()}
+        db.flush()
+        _timed(
+            db,
+            session,
+            execution,
+            "analysis.done",
+            started,
+            {"sentiment": analysis.sentiment, "themes": analysis.key_themes},
+        )
+        artifacts = _create_artifacts(db, session, interaction, analysis, execution)
+        _write_memories(db, session, interaction, analysis, execution)
+        db.execute(
+            update(SessionLifeEvent)
+            .where(SessionLifeEvent.session_id == session.id, SessionLifeEvent.is_primary_focus)
+            .values(prompts_completed=SessionLifeEvent.prompts_completed + 1)
+        )
+    ctx, _ = build_context(db, session, with_memories=False)
+    progress = evaluate_progress(ctx)
+    session.completion_percentage = progress.percentage
+    db.flush()
+    next_interaction = _ask(
+        db,
+        session,
+        user_id=user_id,
+        settings=settings,
+        execution=execution,
+        on_delta=on_delta,
+        completion_reached=progress.can_complete,
+    )
+    _save_progress(db, session, trigger_type="agent_decision", trigger_id=str(execution.id))
+    fell_back = (
+        db.scalar(
+            select(func.count())
+            .select_from(AgentError)
+            .where(AgentError.agent_execution_id == execution.id)
+        )
+        > 0
+    )
+    _finish_execution(
+        db,
+        execution,
+        {
+            "next_interaction_id": str(next_interaction.id),
+            "artifacts": [str(a.id) for a in artifacts],
+            "completion_percentage": progress.percentage,
+            "fell_back": fell_back,
+        },
+    )
+    return TurnResult(execution, next_interaction, artifacts, fell_back)
+
+
+def record_turn_failure(
+    db: DbSession, session: Session, interaction: SessionInteraction, error: BaseException
+) -> None:
+    """After a failed turn (rolled back), note the error; the saved answer is untouched."""
+    db.add(
+        AgentError(
+            storyteller_id=session.storyteller_id,
+            session_id=session.id,
+            agent_id=session.agent_id,
+            error_type=type(error).__name__,
+            error_message=str(error)[:2000] or type(error).__name__,
+            stack_trace="".join(traceback.format_exception(error))[-8000:],
+            context={"interaction_id": str(interaction.id)},
+        )
+    )
+    events.record_event(
+        db,
+        event_type="turn.failed",
+        session_id=session.id,
+        payload={"interaction_id": str(interaction.id), "error": type(error).__name__},
+    )
+
+
+def pause(db: DbSession, session: Session, *, user_id: uuid.UUID | None) -> None:
+    if session.status != "in_progress":
+        raise InterviewError("Only a session that is running can be paused.")
+    session.status = "paused"
+    events.record_event(db, event_type="session.paused", session_id=session.id, user_id=user_id)
+    _touch(db, session)
+    _save_progress(db, session, trigger_type="user_action", trigger_id="session.paused")
+
+
+def _active_minutes(interactions: list[SessionInteraction]) -> int:
+    seconds = sum(min(i.duration_seconds or 0, 15 * 60) for i in interactions)
+    return max(1, round(seconds / 60)) if interactions else 0
+
+
+def finish(db: DbSession, session: Session, *, user_id: uuid.UUID | None) -> Session:
+    """End the session: timing, the post-session summary, and the next-session suggestion."""
+    if session.status not in ("in_progress", "paused"):
+        raise InterviewError("This session is not running.")
+    waiting = open_interaction(db, session)
+    if waiting is not None:
+        db.delete(waiting)  # the unanswered last question is not part of the record
+        db.flush()
+    interactions = interactions_of(db, session)
+    ctx, _ = build_context(db, session, with_memories=False)
+    progress = evaluate_progress(ctx)
+    now = utcnow()
+    session.status = "completed"
+    session.ended_at = now
+    session.actual_duration_minutes = _active_minutes(interactions)
+    session.completion_percentage = progress.percentage
+    session.summary = build_summary(db, session, interactions, progress)
+    session.next_session_suggestion = suggest_next(db, session, progress)
+    session.success_rating = max(1, min(5, round(progress.percentage / 20) or 1))
+    session.quality_score = round(progress.percentage / 100, 2)
+    events.record_event(
+        db,
+        event_type="session.completed",
+        session_id=session.id,
+        user_id=user_id,
+        payload={"completion_percentage": progress.percentage},
+    )
+    _touch(db, session)
+    _save_progress(db, session, trigger_type="user_action", trigger_id="session.completed")
+    return session
+
+
+def rate(db: DbSession, session: Session, *, satisfaction: int, user_id: uuid.UUID | None) -> None:
+    if session.status != "completed":
+        raise InterviewError("A session can be rated once it is finished.")
+    if satisfaction not in (1, 2, 3, 4, 5):
+        raise InterviewError("Please choose from 1 to 5.")
+    session.user_satisfaction = satisfaction
+    events.record_event(
+        db,
+        event_type="session.rated",
+        session_id=session.id,
+        user_id=user_id,
+        payload={"satisfaction": satisfaction},
+    )
+    db.flush()
+
+
+def build_summary(
+    db: DbSession, session: Session, interactions: list[SessionInteraction], progress: Progress
+) -> str:
+    """Seed 003's post-session summary, in plain words."""
+    artifacts = list(
+        db.scalars(select(SessionArtifact).where(SessionArtifact.session_id == session.id))
+    )
+    events_linked = (
+        db.scalar(
+            select(func.count())
+            .select_from(SessionLifeEvent)
+            .where(SessionLifeEvent.session_id == session.id)
+        )
+        or 0
+    )
+    answered = [i for i in interactions if i.response_method in ("text", "voice")]
+    skipped = sum(1 for i in interactions if i.response_method == "skip")
+    themes: dict[str, int] = {}
+    people: dict[str, int] = {}
+    for i in answered:
+        for t in i.key_themes or []:
+            themes[t] = themes.get(t, 0) + 1
+        for p in i.mentions_people or []:
+            people[p] = people.get(p, 0) + 1
+    top_themes = [t for t, _ in sorted(themes.items(), key=lambda kv: -kv[1])[:6]]
+    top_people = [p for p, _ in sorted(people.items(), key=lambda kv: -kv[1])[:6]]
+    lines = [
+        f"Session: {session.display_name}",
+        f"Duration: {session.actual_duration_minutes} minutes",
+        f"Goal: {session.intention}",
+        "",
+        "What was covered:",
+        f"- {events_linked} life events explored",
+        f"- {len(answered)} questions answered, {skipped} skipped",
+        f"- {len(artifacts)} artifacts created",
+        "",
+        "Key accomplishments:",
+    ]
+    for check in progress.success:
+        mark = "Met" if check.met else "Not yet"
+        evidence = f" ({check.evidence})" if check.met and check.evidence else ""
+        lines.append(f"- {mark}: {check.indicator}{evidence}")
+    if not progress.success:
+        lines.append("- No success indicators were set for this session.")
+    lines += [
+        "",
+        "Themes that emerged:",
+        f"- {', '.join(top_themes) if top_themes else 'none yet'}",
+    ]
+    if top_people:
+        lines.append(f"- People mentioned: {', '.join(top_people)}")
+    lines += ["", "Next steps:", f"- {suggest_next(db, session, progress)}"]
+    return "\n".join(lines)
+
+
+def suggest_next(db: DbSession, session: Session, progress: Progress) -> str:
+    unmet = [c.indicator for c in progress.success if not c.met]
+    if unmet:
+        return f"Continue {session.display_name}: {unmet[0][0].lower()}{unmet[0][1:]}."
+    node = session.current_process_node
+    if node is not None:
+        following = next(
+            (n for n in node.process_version.nodes if n.sequence > node.sequence), None
+        )
+        if following is not None:
+            return f"{following.node_name}: {following.agent_objective}"
+    return "A reflection session: what these memories mean to you today."
+
+
+def settings_from_config(config: dict[str, Any]) -> InterviewSettings:
+    return InterviewSettings(
+        llm=LlmSettings(
+            base_url=config.get("OPENAI_BASE_URL"),
+            api_key=config.get("OPENAI_API_KEY"),
+            model=config.get("STORYTELLER_LLM_MODEL") or "gpt-4o-mini",
+            timeout_seconds=float(config.get("STORYTELLER_LLM_TIMEOUT", 20)),
+            max_retries=int(config.get("STORYTELLER_LLM_RETRIES", 1)),
+        ),
+        daily_token_budget=int(config.get("STORYTELLER_DAILY_TOKEN_BUDGET", 200_000)),
+        prices=dict(config.get("STORYTELLER_MODEL_PRICES") or {}),
+    )
