@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session as DbSession
 from storyteller import agent_versions, events, memories, module_states
 from storyteller.agent.analysis import Analysis, analyze_answer, facts_from_analysis
 from storyteller.agent.context import ArtifactRef, InterviewContext, LifeEventRef, MemoryItem, Turn
-from storyteller.agent.interviewer import Interviewer, NextQuestion
+from storyteller.agent.interviewer import Interviewer, NextQuestion, refine_analysis
 from storyteller.agent.llm import LlmCallResult, LlmClient, LlmSettings
 from storyteller.agent.pricing import cost_for
 from storyteller.agent.progress import completion_percentage, evaluate_indicators
@@ -587,6 +587,92 @@ def _interviewer_for(
     return Interviewer(client, prompt), llm_settings
 
 
+def _llm_allowed(
+    db: DbSession, session: Session, execution: AgentExecution, settings: InterviewSettings
+) -> tuple[Interviewer, LlmSettings, bool]:
+    """The interviewer, and whether an LLM call may be made now (configured, within budget)."""
+    interviewer, llm_settings = _interviewer_for(db, session, settings)
+    if not llm_settings.enabled:
+        return interviewer, llm_settings, False
+    if tokens_used_today(db, session.storyteller_id) >= settings.daily_token_budget:
+        events.record_event(
+            db,
+            event_type="llm.budget_exhausted",
+            session_id=session.id,
+            trace_id=execution.trace_id,
+            agent_execution_id=execution.id,
+        )
+        return interviewer, llm_settings, False
+    return interviewer, llm_settings, True
+
+
+def _fallback(
+    db: DbSession,
+    session: Session,
+    execution: AgentExecution,
+    result: LlmCallResult | None,
+    llm_row: LlmInteraction | None,
+    reason: str | None,
+    model: str,
+) -> None:
+    """An LLM call gave nothing usable: an event and an agent_error; the offline path goes on."""
+    events.record_event(
+        db,
+        event_type="llm.fallback",
+        session_id=session.id,
+        trace_id=execution.trace_id,
+        agent_execution_id=execution.id,
+        llm_interaction_id=llm_row.id if llm_row else None,
+        payload={"reason": reason, "purpose": llm_row.purpose if llm_row else None},
+    )
+    db.add(
+        AgentError(
+            storyteller_id=session.storyteller_id,
+            session_id=session.id,
+            agent_id=session.agent_id,
+            agent_execution_id=execution.id,
+            error_type=f"llm_{reason}",
+            error_message=(result.error_message if result else None)
+            or "The LLM gave no usable answer; the offline interviewer carried on.",
+            error_code=str(result.status_code) if result and result.status_code else None,
+            context={
+                "model": model,
+                "trace_id": str(execution.trace_id),
+                "purpose": llm_row.purpose if llm_row else None,
+            },
+        )
+    )
+    db.flush()
+
+
+def _refine(
+    db: DbSession,
+    session: Session,
+    execution: AgentExecution,
+    interaction: SessionInteraction,
+    analysis: Analysis,
+    settings: InterviewSettings,
+) -> Analysis:
+    interviewer, llm_settings, allowed = _llm_allowed(db, session, execution, settings)
+    if not allowed or interviewer.llm is None:
+        return analysis
+    refined, result = refine_analysis(
+        interviewer.llm, interaction.storyteller_response or "", analysis
+    )
+    row = _record_llm_call(db, session, execution, result, settings, "analysis")
+    if refined is analysis:
+        _fallback(
+            db,
+            session,
+            execution,
+            result,
+            row,
+            result.error_type or "bad_response",
+            llm_settings.model,
+        )
+    return refined
+
+
 def _ask(
     db: DbSession,
     session: Session,
@@ -603,17 +689,7 @@ def _ask(
         execution = _begin_execution(db, session, {"step": "opening"})
     started = time.perf_counter()
     ctx, memory_rows = build_context(db, session)
-    interviewer, llm_settings = _interviewer_for(db, session, settings)
-    use_llm = llm_settings.enabled
-    if use_llm and tokens_used_today(db, session.storyteller_id) >= settings.daily_token_budget:
-        use_llm = False
-        events.record_event(
-            db,
-            event_type="llm.budget_exhausted",
-            session_id=session.id,
-            trace_id=execution.trace_id,
-            agent_execution_id=execution.id,
-        )
+    interviewer, llm_settings, use_llm = _llm_allowed(db, session, execution, settings)
     chosen: NextQuestion = interviewer.next_question(
         ctx, use_llm=use_llm, on_delta=on_delta, completion_reached=completion_reached
     )
@@ -623,29 +699,14 @@ def _ask(
             db, session, execution, chosen.llm_result, settings, "next_question"
         )
     if chosen.fell_back:
-        events.record_event(
+        _fallback(
             db,
-            event_type="llm.fallback",
-            session_id=session.id,
-            trace_id=execution.trace_id,
-            agent_execution_id=execution.id,
-            llm_interaction_id=llm_row.id if llm_row else None,
-            payload={"reason": chosen.fallback_reason},
-        )
-        db.add(
-            AgentError(
-                storyteller_id=session.storyteller_id,
-                session_id=session.id,
-                agent_id=session.agent_id,
-                agent_execution_id=execution.id,
-                error_type=f"llm_{chosen.fallback_reason}",
-                error_message=(chosen.llm_result.error_message if chosen.llm_result else None)
-                or "The LLM gave no usable question; the offline interviewer asked instead.",
-                error_code=str(chosen.llm_result.status_code)
-                if chosen.llm_result and chosen.llm_result.status_code
-                else None,
-                context={"model": llm_settings.model, "trace_id": str(execution.trace_id)},
-            )
+            session,
+            execution,
+            chosen.llm_result,
+            llm_row,
+            chosen.fallback_reason,
+            llm_settings.model,
         )
     used = set(chosen.question.used_memory_ids)
     for memory in memory_rows:
@@ -771,6 +832,7 @@ def run_turn(
     if interaction.response_method != "skip" and interaction.storyteller_response:
         started = time.perf_counter()
         analysis = analyze_answer(interaction.storyteller_response)
+        analysis = _refine(db, session, execution, interaction, analysis, settings)
         interaction.sentiment = analysis.sentiment
         interaction.key_themes = analysis.key_themes
         interaction.mentions_people = analysis.people
