@@ -231,3 +231,14 @@ def login(client: FlaskClient) -> Callable[..., Any]:
         return response
 
     return do
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """In CI no test may be skipped silently: a skip there is a failure, with its reason."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and _truthy("CI"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"Skipped in CI, which is not allowed: {reason}"
