@@ -221,14 +221,23 @@ def build_context(
     return ctx, memory_rows
 
 
+#: With no indicators at all, a session is "complete" after this many answered questions.
+ANSWERS_FOR_A_SESSION_WITHOUT_INDICATORS = 5
+
+
 def evaluate_progress(ctx: InterviewContext) -> Progress:
     success = evaluate_indicators(ctx.success_indicators, ctx, ctx.artifacts)
     completion = evaluate_indicators(ctx.completion_indicators, ctx, ctx.artifacts)
     answered = sum(1 for t in ctx.turns if t.answer and not t.skipped)
+    enough = ANSWERS_FOR_A_SESSION_WITHOUT_INDICATORS
+    if success or completion:
+        percentage = completion_percentage(success, completion)
+    else:
+        percentage = min(100, round(100 * answered / enough))
     can_complete = (all(c.met for c in completion) and bool(completion)) or (
-        not completion and answered >= 5
+        not completion and answered >= enough
     )
-    return Progress(success, completion, completion_percentage(success, completion), can_complete)
+    return Progress(success, completion, percentage, can_complete)
 
 
 # ----------------------------------------------------------------------------- steps

@@ -89,3 +89,16 @@ def test_bad_answers_get_a_message_and_keep_the_text(
         f"/interview/{session.id}/rate", data={"satisfaction": "11"}, follow_redirects=True
     )
     assert bad_rating.status_code == 200
+
+
+def test_progress_without_indicators_counts_answers():
+    from storyteller.agent.context import InterviewContext, Turn
+
+    def ctx(answers: int) -> InterviewContext:
+        turns = [Turn(f"Question {n}?", "scene", "An answer.", False, None) for n in range(answers)]
+        return InterviewContext("A", None, "Talk", [], [], [], None, None, [], turns, [])
+
+    assert interview.evaluate_progress(ctx(0)).percentage == 0
+    assert interview.evaluate_progress(ctx(2)).percentage == 40
+    five = interview.evaluate_progress(ctx(5))
+    assert five.percentage == 100 and five.can_complete

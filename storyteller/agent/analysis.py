@@ -333,7 +333,7 @@ _PRONOUN_DESCRIBE_RE = re.compile(r"^\s*(He|She|They)\b", re.IGNORECASE)
 # (apostrophes split words: "couldn't" is "couldn t").
 _STRONG_DIFFICULT = """died|dies|dying|death|dead|passed away|passed on|killed|funeral|funerals|
 buried|burial|grave|graves|graveside|graveyard|cemetery|abuse|abused|abuses|abusive|divorce|
-divorced|miscarriage|stillborn|cancer|suicide|drowned|murdered|bombed|bombing|bombings|shelling|
+divorced|miscarriage|stillborn|cancer|suicide|drowned|murdered|bombed|bombing|bombings|
 air raid|air raids|prisoner|prisoners|concentration camp|concentration camps|orphan|orphans|
 orphanage|orphaned|beaten|beat me|beat us|beat her|beat him|assault|assaulted|rape|raped|
 molested|starving|starved|starvation|famine|evicted|bankrupt|widow|widowed|grief|grieving|

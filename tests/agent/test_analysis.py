@@ -86,16 +86,23 @@ def test_plain_proper_names_mid_sentence_are_people():
 
 
 def test_descriptions_follow_pronouns_and_conjoined_people():
-    a = analyze_answer("My mother and my father were both very strict. Later my uncle came. "
-                       "He was a jolly man.")
+    a = analyze_answer(
+        "My mother and my father were both very strict. Later my uncle came. He was a jolly man."
+    )
     assert set(a.describes_person) == {"my mother", "my father", "my uncle"}
 
 
 @pytest.mark.parametrize(
     ("label", "gender"),
-    [("brother Tom", "male"), ("my mother", "female"), ("Aunt Mary", "female"),
-     ("Mrs Henderson", "female"), ("my parents", "plural"), ("Jimmy Doyle", "male"),
-     ("Pat", None)],
+    [
+        ("brother Tom", "male"),
+        ("my mother", "female"),
+        ("Aunt Mary", "female"),
+        ("Mrs Henderson", "female"),
+        ("my parents", "plural"),
+        ("Jimmy Doyle", "male"),
+        ("Pat", None),
+    ],
 )
 def test_person_gender(label, gender):
     assert person_gender(label) == gender
@@ -170,10 +177,14 @@ def test_dates_mentioned():
         ("My mother died when I was six and I never really got over it.", "difficult"),
         ("My husband Jim passed away in 2004. The house has been so empty.", "difficult"),
         ("During the war we were bombed out and I was terrified every night.", "difficult"),
-        ("I still cry when I hear that song; I miss her so much, but it was a happy time.",
-         "emotional"),
-        ("Those summers at the lake were wonderful. We laughed all day and I loved it.",
-         "positive"),
+        (
+            "I still cry when I hear that song; I miss her so much, but it was a happy time.",
+            "emotional",
+        ),
+        (
+            "Those summers at the lake were wonderful. We laughed all day and I loved it.",
+            "positive",
+        ),
         ("We lived on Elm Street. The school was two blocks away.", "neutral"),
         ("", "neutral"),
     ],
@@ -186,8 +197,9 @@ def test_sentiment(text, sentiment):
 
 
 def test_a_death_inside_a_long_happy_answer_is_still_difficult():
-    text = ("We had the loveliest summers, full of picnics and laughter and music. "
-            * 6) + "Then my father died in the accident, and nothing was the same."
+    text = (
+        "We had the loveliest summers, full of picnics and laughter and music. " * 6
+    ) + "Then my father died in the accident, and nothing was the same."
     assert analyze_answer(text).sentiment == "difficult"
 
 
@@ -205,8 +217,10 @@ def test_themes_merge_lexicon_and_keyphrases():
 
 
 def test_themes_from_lexicon():
-    work = analyze_answer("I worked at the mill for thirty years, twelve-hour shifts, "
-                          "and the boss docked our wages if we were late.")
+    work = analyze_answer(
+        "I worked at the mill for thirty years, twelve-hour shifts, "
+        "and the boss docked our wages if we were late."
+    )
     assert "work" in work.key_themes
     war = analyze_answer("I enlisted in the army in 1943 and my regiment went to Italy.")
     assert "war" in war.key_themes
@@ -224,18 +238,22 @@ def test_a_concrete_moment_is_a_scene():
 
 
 def test_generalisations_and_opinions_are_not_scenes():
-    assert not analyze_answer("My childhood was happy. We didn't have much but we had "
-                              "each other.").is_scene
-    assert not analyze_answer("Every summer my father used to take us to the beach and we "
-                              "always swam.").is_scene
+    assert not analyze_answer(
+        "My childhood was happy. We didn't have much but we had each other."
+    ).is_scene
+    assert not analyze_answer(
+        "Every summer my father used to take us to the beach and we always swam."
+    ).is_scene
     assert not analyze_answer("Naples.").is_scene
 
 
 def test_a_scene_needs_sensory_or_action_detail():
-    assert analyze_answer("The winter of '47 was so cold that the milk froze on the "
-                          "doorstep.").is_scene
-    assert not analyze_answer("In 1952 my father and I were in Naples for some reason, "
-                              "I believe.").is_scene
+    assert analyze_answer(
+        "The winter of '47 was so cold that the milk froze on the doorstep."
+    ).is_scene
+    assert not analyze_answer(
+        "In 1952 my father and I were in Naples for some reason, I believe."
+    ).is_scene
 
 
 # ------------------------------------------------------------------ robustness
@@ -249,8 +267,9 @@ def test_empty_and_whitespace():
 
 
 def test_html_is_treated_as_text():
-    a = analyze_answer("<p>My <b>brother Tom</b> lived in <i>Boston</i>.</p>"
-                       "<script>alert('x')</script> &amp; more")
+    a = analyze_answer(
+        "<p>My <b>brother Tom</b> lived in <i>Boston</i>.</p><script>alert('x')</script> &amp; more"
+    )
     assert a.people == ["brother Tom"]
     assert a.places == ["Boston"]
     assert not any("<" in t or "alert" in t for t in a.key_themes)
@@ -280,8 +299,9 @@ def test_round_trip_through_dict():
     a = analyze_answer(CHILDHOOD)
     assert Analysis.from_dict(a.to_dict()) == a
     assert Analysis.from_dict(None) == Analysis()
-    partial = Analysis.from_dict({"sentiment": "bogus", "people": ["Tom"], "kinship": [["brother",
-                                                                                        "Tom"]]})
+    partial = Analysis.from_dict(
+        {"sentiment": "bogus", "people": ["Tom"], "kinship": [["brother", "Tom"]]}
+    )
     assert partial.sentiment == "neutral" and partial.kinship == [("brother", "Tom")]
 
 
@@ -312,8 +332,10 @@ def _by_key(candidates):
 
 
 def test_facts_have_subject_key_and_statement():
-    text = ("I was born in 1931 in Galway. We emigrated to America in 1949. "
-            "My brother Tom was tall and funny. Please call me Peggy.")
+    text = (
+        "I was born in 1931 in Galway. We emigrated to America in 1949. "
+        "My brother Tom was tall and funny. Please call me Peggy."
+    )
     facts = facts_from_analysis(text, analyze_answer(text))
     for candidate in facts:
         assert {"subject", "key", "statement"} <= set(candidate.content)
@@ -350,8 +372,9 @@ def test_mother_has_one_identity_but_brothers_do_not():
 
 
 def test_relative_death_year_and_sibling_count():
-    facts = _by_key(facts_from_analysis(
-        "My father died in 1960. I had three sisters and no brothers."))
+    facts = _by_key(
+        facts_from_analysis("My father died in 1960. I had three sisters and no brothers.")
+    )
     assert facts["fact:father:death_year"].content["year"] == 1960
     assert facts["fact:storyteller:number_of_sisters"].content["count"] == 3
     assert facts["fact:storyteller:number_of_brothers"].content["count"] == 0
@@ -362,3 +385,11 @@ def test_no_facts_from_nothing():
     assert facts_from_analysis(None) == []
     assert not detect_contradiction({}, {})
     assert not detect_contradiction({"key": "a", "year": 1}, {"key": "b", "year": 2})
+
+
+def test_shelling_peas_on_the_porch_is_not_a_war_memory():
+    text = (
+        "In the summer of 1948 my brother Tom and I sat on the back porch on Adams Street "
+        "in Dorchester, shelling peas."
+    )
+    assert analyze_answer(text).sentiment != "difficult"
