@@ -1009,9 +1009,10 @@ def build_summary(
             people[p] = people.get(p, 0) + 1
     top_themes = [t for t, _ in sorted(themes.items(), key=lambda kv: -kv[1])[:6]]
     top_people = [p for p, _ in sorted(people.items(), key=lambda kv: -kv[1])[:6]]
+    minutes = session.actual_duration_minutes or 0
     lines = [
         f"Session: {session.display_name}",
-        f"Duration: {session.actual_duration_minutes} minutes",
+        f"Duration: {minutes} minute{'' if minutes == 1 else 's'}",
         f"Goal: {session.intention}",
         "",
         "What was covered:",
