@@ -26,7 +26,7 @@ from storyteller import agent_versions, events, memories, module_states
 from storyteller.agent.analysis import Analysis, analyze_answer, facts_from_analysis
 from storyteller.agent.context import ArtifactRef, InterviewContext, LifeEventRef, MemoryItem, Turn
 from storyteller.agent.interviewer import Interviewer, NextQuestion, refine_analysis
-from storyteller.agent.llm import LlmCallResult, LlmClient, LlmSettings
+from storyteller.agent.llm import LlmCallResult, LlmSettings, shared_client
 from storyteller.agent.pricing import cost_for
 from storyteller.agent.progress import completion_percentage, evaluate_indicators
 from storyteller.models import (
@@ -259,13 +259,12 @@ def _touch(
         values["total_tokens"] = Session.total_tokens + tokens
     if cost:
         values["total_cost"] = Session.total_cost + cost
+    # Atomic increments; the ORM applies the same change to the loaded object ("evaluate").
     db.execute(update(Session).where(Session.id == session.id).values(**values))
     if session.agent_id:
         db.execute(
             update(Agent).where(Agent.id == session.agent_id).values(last_active_at=utcnow())
         )
-    db.flush()
-    db.refresh(session, ["message_count", "total_tokens", "total_cost", "last_activity_at"])
 
 
 def start(
@@ -591,7 +590,7 @@ def _interviewer_for(
         max_retries=settings.llm.max_retries,
         temperature=config.get("temperature", settings.llm.temperature),
     )
-    client = LlmClient(llm_settings) if llm_settings.enabled else None
+    client = shared_client(llm_settings) if llm_settings.enabled else None
     prompt = config.get("system_prompt") or agent_versions.DEFAULT_SYSTEM_PROMPT
     return Interviewer(client, prompt), llm_settings
 
@@ -943,6 +942,7 @@ def finish(db: DbSession, session: Session, *, user_id: uuid.UUID | None) -> Ses
     if waiting is not None:
         db.delete(waiting)  # the unanswered last question is not part of the record
         db.flush()
+        _touch(db, session, messages=-1)
     interactions = interactions_of(db, session)
     ctx, _ = build_context(db, session, with_memories=False)
     progress = evaluate_progress(ctx)

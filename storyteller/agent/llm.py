@@ -27,6 +27,7 @@ This module does not import Flask or SQLAlchemy.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -595,3 +596,13 @@ class ChatStream:
         state.success = True
         state.error_type = None
         state.error_message = None
+
+
+@functools.lru_cache(maxsize=16)
+def shared_client(settings: LlmSettings) -> LlmClient:
+    """One long-lived client per distinct settings, reused across turns and threads.
+
+    Building an ``openai.OpenAI`` client loads the CA bundle and a connection pool
+    (about 50 ms); a turn must not pay that for every call.
+    """
+    return LlmClient(settings)
