@@ -21,6 +21,7 @@ from storyteller.agent.offline import OfflineInterviewer
 MAX_QUESTION_CHARS = 600
 RECENT_TURNS = 12
 _TAG = re.compile(r"<[^>]*>")
+_SCRIPT_OR_STYLE = re.compile(r"(?is)<(script|style)\b[^>]*>.*?</\1\s*>")
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 
 
@@ -85,7 +86,7 @@ def clean_question(text: str | None) -> str | None:
     """One short plain-text question from what the model said, or None if unusable."""
     if not text:
         return None
-    text = _URL.sub("", _TAG.sub("", text))
+    text = _URL.sub("", _TAG.sub("", _SCRIPT_OR_STYLE.sub("", text)))
     text = " ".join(text.replace("\r", " ").split())
     text = text.strip(" \"'“”")
     if len(text) < 8:
