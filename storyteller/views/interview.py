@@ -6,7 +6,7 @@ import json
 import queue
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from flask import (
     Blueprint,
@@ -61,19 +61,33 @@ def page(session_id: uuid.UUID):
     )
 
 
-@bp.route("/<uuid:session_id>/start", methods=["POST"])
-@login_required
-def start(session_id: uuid.UUID):
+def _act(
+    session_id: uuid.UUID,
+    operation: Callable[..., object],
+    *,
+    done: str | None = None,
+    then: str | None = None,
+    **kwargs: object,
+):
+    """Run one session operation for the signed-in user, commit, and go back to a page."""
     user = current_user.user
     session = authz.conductable_session_or_404(db.session, user, session_id)
     try:
-        interview.start(db.session, session, user_id=user.id, settings=_settings())
+        operation(db.session, session, user_id=user.id, **kwargs)
     except interview.InterviewError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(_page_url(session_id), code=303)
     db.session.commit()
-    return redirect(_page_url(session_id), code=303)
+    if done:
+        flash(done, "success")
+    return redirect(then or _page_url(session_id), code=303)
+
+
+@bp.route("/<uuid:session_id>/start", methods=["POST"])
+@login_required
+def start(session_id: uuid.UUID):
+    return _act(session_id, interview.start, settings=_settings())
 
 
 def _interaction_from_form(session_id: uuid.UUID) -> SessionInteraction | None:
@@ -238,47 +252,30 @@ def _stream_turn(session_id: uuid.UUID, interaction_id: uuid.UUID, user_id: uuid
 @bp.route("/<uuid:session_id>/pause", methods=["POST"])
 @login_required
 def pause(session_id: uuid.UUID):
-    user = current_user.user
-    session = authz.conductable_session_or_404(db.session, user, session_id)
-    try:
-        interview.pause(db.session, session, user_id=user.id)
-    except interview.InterviewError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(_page_url(session_id), code=303)
-    db.session.commit()
-    flash("Paused. Everything is saved; press Continue whenever you are ready.", "success")
-    return redirect(url_for("home.index"), code=303)
+    return _act(
+        session_id,
+        interview.pause,
+        done="Paused. Everything is saved; press Continue whenever you are ready.",
+        then=url_for("home.index"),
+    )
 
 
 @bp.route("/<uuid:session_id>/finish", methods=["POST"])
 @login_required
 def finish(session_id: uuid.UUID):
-    user = current_user.user
-    session = authz.conductable_session_or_404(db.session, user, session_id)
-    try:
-        interview.finish(db.session, session, user_id=user.id)
-    except interview.InterviewError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(_page_url(session_id), code=303)
-    db.session.commit()
-    return redirect(_page_url(session_id), code=303)
+    return _act(session_id, interview.finish)
 
 
 @bp.route("/<uuid:session_id>/rate", methods=["POST"])
 @login_required
 def rate(session_id: uuid.UUID):
-    user = current_user.user
-    session = authz.conductable_session_or_404(db.session, user, session_id)
     try:
         value = int(request.form.get("satisfaction", ""))
-        interview.rate(db.session, session, satisfaction=value, user_id=user.id)
-    except (ValueError, interview.InterviewError) as exc:
-        db.session.rollback()
-        message = str(exc) if isinstance(exc, interview.InterviewError) else "Please choose 1 to 5."
-        flash(message, "error")
-        return redirect(_page_url(session_id), code=303)
-    db.session.commit()
-    flash("Thank you for telling us how it went.", "success")
-    return redirect(_page_url(session_id), code=303)
+    except ValueError:
+        value = 0  # interview.rate refuses it with a message
+    return _act(
+        session_id,
+        interview.rate,
+        satisfaction=value,
+        done="Thank you for telling us how it went.",
+    )
