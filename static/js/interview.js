@@ -66,6 +66,8 @@
       show('<span class="save-state">Not saved yet</span>');
       schedule();
     });
+    // The answer itself carries the text: a draft saved after it would be refused (409).
+    form.addEventListener("submit", function () { clearTimeout(timer); timer = null; });
     window.addEventListener("beforeunload", function () { if (timer) save(); });
   }
 
@@ -83,7 +85,7 @@
       form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
       streaming.hidden = false;
       streaming.textContent = "Saving your answer…";
-      fetch(form.action, {
+      fetch(form.getAttribute("action"), {
         method: "POST", body: body, credentials: "same-origin",
         headers: { Accept: "text/event-stream" }
       }).then(function (response) {
