@@ -27,7 +27,6 @@ from storyteller.agent.analysis import Analysis, analyze_answer, facts_from_anal
 from storyteller.agent.context import ArtifactRef, InterviewContext, LifeEventRef, MemoryItem, Turn
 from storyteller.agent.interviewer import Interviewer, NextQuestion, refine_analysis
 from storyteller.agent.llm import LlmCallResult, LlmSettings, shared_client
-from storyteller.agent.pricing import cost_for
 from storyteller.agent.progress import completion_percentage, evaluate_indicators
 from storyteller.models import (
     Agent,
@@ -532,18 +531,7 @@ def _record_llm_call(
     settings: InterviewSettings,
     purpose: str,
 ) -> LlmInteraction:
-    cost = None
-    if result.prompt_tokens is not None and result.response_tokens is not None:
-        cost = cost_for(
-            result.response_model or result.model,
-            result.prompt_tokens,
-            result.response_tokens,
-            settings.prices,
-        )
-        if cost is None and result.response_model:
-            cost = cost_for(
-                result.model, result.prompt_tokens, result.response_tokens, settings.prices
-            )
+    cost = result.cost(settings.prices)  # None when the model has no price: "unpriced"
     row = LlmInteraction(
         session_id=session.id,
         storyteller_id=session.storyteller_id,
