@@ -678,13 +678,14 @@ def _ask(
     execution: AgentExecution | None = None,
     on_delta: Callable[[str], None] | None = None,
     completion_reached: bool = False,
+    context: tuple[InterviewContext, list[Any]] | None = None,
 ) -> SessionInteraction:
     """Choose and persist the next question (an interaction waiting for its answer)."""
     own_execution = execution is None
     if execution is None:
         execution = _begin_execution(db, session, {"step": "opening"})
     started = time.perf_counter()
-    ctx, memory_rows = build_context(db, session)
+    ctx, memory_rows = context or build_context(db, session)
     interviewer, llm_settings, use_llm = _llm_allowed(db, session, execution, settings)
     chosen: NextQuestion = interviewer.next_question(
         ctx, use_llm=use_llm, on_delta=on_delta, completion_reached=completion_reached
@@ -850,10 +851,9 @@ def run_turn(
             .where(SessionLifeEvent.session_id == session.id, SessionLifeEvent.is_primary_focus)
             .values(prompts_completed=SessionLifeEvent.prompts_completed + 1)
         )
-    ctx, _ = build_context(db, session, with_memories=False)
-    progress = evaluate_progress(ctx)
+    context = build_context(db, session)  # built once: for progress and the next question
+    progress = evaluate_progress(context[0])
     session.completion_percentage = progress.percentage
-    db.flush()
     next_interaction = _ask(
         db,
         session,
@@ -862,6 +862,7 @@ def run_turn(
         execution=execution,
         on_delta=on_delta,
         completion_reached=progress.can_complete,
+        context=context,
     )
     _save_progress(db, session, trigger_type="agent_decision", trigger_id=str(execution.id))
     fell_back = (
