@@ -53,7 +53,7 @@ import openai  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 
-from storyteller import accounts, create_app  # noqa: E402
+from storyteller import accounts, consent, create_app  # noqa: E402
 from storyteller.extensions import db  # noqa: E402
 from storyteller.models import LlmInteraction, Session, Storyteller  # noqa: E402
 from tests.conftest import (  # noqa: E402
@@ -304,6 +304,9 @@ def build_app(database_url: str, instance_path: str, server: FakeLlmServer):
         storyteller = Storyteller(display_name=user.name, user_id=user.id)
         db.session.add(storyteller)
         db.session.flush()
+        consent.record_consent(
+            db.session, storyteller, scope=["interview", "llm_processing"], recorded_by_id=None
+        )
         session = Session(
             storyteller_id=storyteller.id,
             session_name="Childhood and family",

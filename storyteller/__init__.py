@@ -49,7 +49,29 @@ def _configure_extensions(app: Flask) -> None:
 
 
 def _configure_blueprints(app: Flask) -> None:
-    from storyteller.views import auth, errors, home, interview, storytellers
+    from storyteller.views import (
+        auth,
+        calendar,
+        errors,
+        home,
+        interview,
+        life_events,
+        people,
+        processes,
+        scheduling,
+        storytellers,
+    )
 
-    for module in (auth, errors, home, interview, storytellers):
+    for module in (
+        auth,
+        errors,
+        home,
+        interview,
+        storytellers,
+        people,
+        life_events,
+        processes,
+        scheduling,
+        calendar,
+    ):
         app.register_blueprint(module.bp)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session as DbSession
 
-from storyteller import accounts, agent_versions, builtin_content
+from storyteller import accounts, agent_versions, builtin_content, consent
 from storyteller.models import (
     LifeEvent,
     Session,
@@ -153,12 +153,20 @@ def seed_demo(db: DbSession) -> DemoResult:
         display_name="Margaret Ellis",
         user_id=users["storyteller"].id,
         birth_year=1941,
-        consent_recorded_at=now,
-        consent_scope={"recording": True, "sharing_with_family": True, "sensitive_topics": []},
+        time_zone="America/New_York",
         created_by_id=users["coordinator"].id,
     )
     db.add(storyteller)
     db.flush()
+    consent.record_consent(
+        db,
+        storyteller,
+        scope=["interview", "llm_processing", "family_sharing", "book_publication"],
+        sensitive_topics=["health"],
+        method="in_person",
+        recorded_by_id=users["coordinator"].id,
+        note="Agreed at the kitchen table with Daniel present.",
+    )
     for role in ("coordinator", "reviewer"):
         db.add(
             StorytellerAccess(

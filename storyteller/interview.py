@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from storyteller import agent_versions, events, memories, module_states
+from storyteller import agent_versions, consent, events, memories, module_states
 from storyteller.agent.analysis import Analysis, analyze_answer, facts_from_analysis
 from storyteller.agent.context import ArtifactRef, InterviewContext, LifeEventRef, MemoryItem, Turn
 from storyteller.agent.interviewer import Interviewer, NextQuestion, refine_analysis
@@ -277,6 +277,10 @@ def start(
     """Start or resume a session and return the question waiting for an answer."""
     if session.status not in STARTABLE:
         raise InterviewError("This session has ended. Your home page lists your other sessions.")
+    try:
+        consent.require_consent(session.storyteller)
+    except consent.ConsentRequired as refused:
+        raise InterviewError(str(refused)) from refused
     if session.agent_version_id is None:
         agent, version = agent_versions.ensure_interviewer_agent(db)
         session.agent_id, session.agent_version_id = agent.id, version.id

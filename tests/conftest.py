@@ -157,6 +157,7 @@ def make_user(db_session: DbSession) -> Callable[..., User]:
         email: str | None = None,
         password: str = PASSWORD,
         name: str | None = None,
+        consent: bool = True,
     ) -> User:
         email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.org"
         user = accounts.create_user(
@@ -167,8 +168,15 @@ def make_user(db_session: DbSession) -> Callable[..., User]:
             password=password,
         )
         if role == "storyteller":
-            db_session.add(Storyteller(display_name=user.name, user_id=user.id))
+            profile = Storyteller(display_name=user.name, user_id=user.id)
+            db_session.add(profile)
             db_session.flush()
+            if consent:
+                from storyteller.consent import record_consent
+
+                record_consent(
+                    db_session, profile, scope=["interview", "llm_processing"], recorded_by_id=None
+                )
         return user
 
     return make
@@ -180,8 +188,10 @@ def make_storyteller(db_session: DbSession) -> Callable[..., Storyteller]:
         user: User | None = None,
         display_name: str | None = None,
         granted_to: tuple[User, ...] | list[User] = (),
+        consent: bool = True,
         **fields: Any,
     ) -> Storyteller:
+        """A storyteller; ``consent=True`` (the default) records their consent to be interviewed."""
         if user is not None and user.storyteller_profile is not None:
             storyteller = user.storyteller_profile
         else:
@@ -192,6 +202,15 @@ def make_storyteller(db_session: DbSession) -> Callable[..., Storyteller]:
             )
             db_session.add(storyteller)
             db_session.flush()
+            if consent:
+                from storyteller.consent import record_consent
+
+                record_consent(
+                    db_session,
+                    storyteller,
+                    scope=["interview", "llm_processing"],
+                    recorded_by_id=None,
+                )
         for grantee in granted_to:
             db_session.add(
                 StorytellerAccess(

@@ -125,10 +125,12 @@ def schema_snapshot(engine: Engine) -> dict[str, dict[str, Any]]:
     snapshot: dict[str, dict[str, Any]] = {}
     for table in sorted(set(insp.get_table_names()) - {VERSION_TABLE}):
         snapshot[table] = {
-            "columns": [
+            # Sorted by name: a column added by a later migration sits at the end of the
+            # table, wherever the model declares it, and the order means nothing.
+            "columns": sorted(
                 (c["name"], c["type"].compile(engine.dialect), c["nullable"], c.get("default"))
                 for c in insp.get_columns(table)
-            ],
+            ),
             "primary_key": insp.get_pk_constraint(table),
             "foreign_keys": ordered(insp.get_foreign_keys(table)),
             "indexes": ordered(insp.get_indexes(table)),

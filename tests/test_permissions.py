@@ -38,69 +38,26 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy.orm import Session as DbSession
 
 from storyteller import interview
 from storyteller.agent.llm import LlmSettings
-from storyteller.models import Session, Storyteller, User
 from tests.conftest import PASSWORD, sign_in
-
-ROLES = ("anonymous", "storyteller", "coordinator", "reviewer", "admin")
-SIGNED_IN_ROLES = ROLES[1:]
-
-Expect = int | tuple[int, str]
-
-
-@dataclass
-class Scenario:
-    users: dict[str, User]  # signed-in role -> the user who signs in for it
-    storyteller_a: Storyteller  # the signed-in storyteller's own profile; granted to staff
-    session_a: Session
-    storyteller_b: Storyteller  # someone else's: visible to the admin only
-    session_b: Session
-    user_b: User
-    db: DbSession  # for setup functions that need more objects
-    extra: dict[str, Any] = field(default_factory=dict)  # what setup made, for url builders
-
-    def storyteller(self, ownership: str) -> Storyteller:
-        return self.storyteller_a if ownership == "own" else self.storyteller_b
-
-    def session(self, ownership: str) -> Session:
-        return self.session_a if ownership == "own" else self.session_b
-
-
-@dataclass
-class Route:
-    method: str
-    url: Callable[[Scenario, str], str]
-    other: dict[str, Expect]
-    own: dict[str, Expect] | None = None
-    data: dict[str, str] | Callable[[Scenario], dict[str, str]] | None = None
-    setup: Callable[[Scenario, str], None] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _to(path: str, status: int = 302) -> tuple[int, str]:
-    return (status, path)
-
-
-# Building blocks for the common rows.
-ANON_TO_SIGN_IN = {"anonymous": _to("/sign-in")}
-EVERYONE_SIGNED_IN_200 = {role: 200 for role in SIGNED_IN_ROLES}
-HIDDEN_FROM_ALL_BUT_ADMIN = {
-    **ANON_TO_SIGN_IN,
-    "storyteller": 404,
-    "coordinator": 404,
-    "reviewer": 404,
-    "admin": 200,
-}
-VISIBLE_TO_OWNER_GRANTEES_AND_ADMIN = {**ANON_TO_SIGN_IN, **EVERYONE_SIGNED_IN_200}
+from tests.permission_rows import collect_rows
+from tests.permissions_common import (
+    ANON_TO_SIGN_IN,
+    EVERYONE_SIGNED_IN_200,
+    HIDDEN_FROM_ALL_BUT_ADMIN,
+    ROLES,
+    SIGNED_IN_ROLES,
+    VISIBLE_TO_OWNER_GRANTEES_AND_ADMIN,
+    Route,
+    Scenario,
+)
+from tests.permissions_common import to as _to
 
 NEW_PASSWORD = "a brand new secret"
 
@@ -232,6 +189,11 @@ TABLE.update(
         "interview.rate": _conduct_post("/rate", data={"satisfaction": "4"}),
     }
 )
+
+for _area, _rows in collect_rows().items():
+    for _endpoint, _entry in _rows.items():
+        assert _endpoint not in TABLE, f"{_endpoint} is in the table twice ({_area})"
+        TABLE[_endpoint] = _entry
 
 IGNORED_ENDPOINTS = {"static"}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

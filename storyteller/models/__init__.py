@@ -23,6 +23,8 @@ from storyteller.models.memory import (
 )
 from storyteller.models.people import (
     AuditLog,
+    ConsentRecord,
+    Invitation,
     LoginAttempt,
     LoginSession,
     Storyteller,
@@ -33,6 +35,8 @@ from storyteller.models.process import LifeEvent, ProcessNode, ProcessVersion
 from storyteller.models.sessions import (
     AnswerDraft,
     ArtifactRevision,
+    MailMessage,
+    ReminderDelivery,
     Session,
     SessionArtifact,
     SessionInteraction,
@@ -50,6 +54,10 @@ __all__ = [
     "AgentVersion",
     "ArtifactRevision",
     "AuditLog",
+    "ConsentRecord",
+    "Invitation",
+    "MailMessage",
+    "ReminderDelivery",
     "Base",
     "Document",
     "Event",

@@ -56,6 +56,9 @@ class Storyteller(IdMixin, TimestampMixin, Base):
     display_name: Mapped[str] = mapped_column(String(200))
     birth_year: Mapped[int | None]
     preferred_language: Mapped[str] = mapped_column(String(20), default="en")
+    # IANA zone name ("Europe/Dublin"): scheduled times are shown and entered in it.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    contact_email: Mapped[str | None] = mapped_column(String(254))
     consent_recorded_at: Mapped[datetime | None]
     consent_scope: Mapped[dict[str, Any] | None]
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -73,6 +76,13 @@ class Storyteller(IdMixin, TimestampMixin, Base):
     )
     sessions: Mapped[list[Session]] = relationship(
         back_populates="storyteller", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    consents: Mapped[list[ConsentRecord]] = relationship(
+        back_populates="storyteller",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ConsentRecord.created_at",
     )
 
     def __repr__(self) -> str:
@@ -153,3 +163,67 @@ class AuditLog(IdMixin, CreatedMixin, Base):
     ip_address: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None]
     note: Mapped[str | None] = mapped_column(Text)
+
+
+CONSENT_SCOPES = ("interview", "llm_processing", "voice_recording", "photos", "family_sharing",
+                  "book_publication")
+SENSITIVE_TOPICS = ("health", "faith", "trauma", "relationships", "politics", "finances")
+CONSENT_METHODS = ("in_person", "written", "online", "verbal")
+
+
+class ConsentRecord(IdMixin, CreatedMixin, Base):
+    """What a storyteller agreed to, when, and who recorded it; a withdrawal is kept, not erased.
+
+    ``scope`` lists the agreed items of CONSENT_SCOPES; ``sensitive_topics`` the topics of
+    SENSITIVE_TOPICS they explicitly agreed to talk about. The newest record that is not
+    withdrawn is the one in force (mirrored on ``storyteller.consent_recorded_at`` /
+    ``consent_scope``).
+    """
+
+    __tablename__ = "consent_record"
+    __table_args__ = (
+        CheckConstraint(check_in("method", CONSENT_METHODS), name="method"),
+        Index("ix_consent_record_storyteller", "storyteller_id", "created_at"),
+    )
+
+    storyteller_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("storyteller.id", ondelete="CASCADE")
+    )
+    scope: Mapped[list[str]]
+    sensitive_topics: Mapped[list[str] | None]
+    method: Mapped[str] = mapped_column(String(20), default="in_person")
+    agreed_at: Mapped[datetime]
+    recorded_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL")
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL")
+    )
+
+    storyteller: Mapped[Storyteller] = relationship(back_populates="consents")
+    recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
+
+
+class Invitation(IdMixin, CreatedMixin, Base):
+    """A one-time sign-in link: the email carries a random token; only its hash is stored."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (Index("ix_invitation_user", "user_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    storyteller_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("storyteller.id", ondelete="CASCADE")
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL")
+    )
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    storyteller: Mapped[Storyteller | None] = relationship()

@@ -81,6 +81,7 @@ class LifeEvent(IdMixin, TimestampMixin, Base):
     approximate_start: Mapped[str | None] = mapped_column(String(50))
     approximate_end: Mapped[str | None] = mapped_column(String(50))
     location: Mapped[str | None] = mapped_column(String(200))
+    life_period: Mapped[str | None] = mapped_column(String(50))  # childhood, school, work, ...
     description: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata")
 

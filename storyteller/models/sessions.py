@@ -363,3 +363,54 @@ class AnswerDraft(IdMixin, TimestampMixin, Base):
     saved_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user.id", ondelete="SET NULL")
     )
+
+
+MAIL_STATUSES = ("queued", "sending", "sent", "failed")
+
+
+class MailMessage(IdMixin, CreatedMixin, Base):
+    """Every email the app sends (or, in development, would send): the outbox."""
+
+    __tablename__ = "mail_message"
+    __table_args__ = (
+        CheckConstraint(check_in("status", MAIL_STATUSES), name="status"),
+        Index("ix_mail_message_created", "created_at"),
+    )
+
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    backend: Mapped[str] = mapped_column(String(20))  # smtp / outbox
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    sent_at: Mapped[datetime | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("session.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str | None] = mapped_column(String(50))  # invitation / reminder / ...
+
+
+class ReminderDelivery(IdMixin, CreatedMixin, Base):
+    """One reminder for one session at one scheduled time to one recipient: sent at most once.
+
+    The unique key is claimed (inserted) before the mail is sent, so two ``flask
+    send-reminders`` runs at once cannot both send it; a reschedule changes
+    ``scheduled_for`` and so earns a fresh reminder.
+    """
+
+    __tablename__ = "reminder_delivery"
+    __table_args__ = (
+        UniqueConstraint("session_id", "recipient", "lead", "scheduled_for"),
+        Index("ix_reminder_delivery_session", "session_id"),
+    )
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"))
+    recipient: Mapped[str] = mapped_column(String(254))
+    lead: Mapped[str] = mapped_column(String(20))  # e.g. "24h", "1h"
+    scheduled_for: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="sending")
+    mail_message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("mail_message.id", ondelete="SET NULL")
+    )
+    error_message: Mapped[str | None] = mapped_column(Text)

@@ -42,10 +42,13 @@ from sqlalchemy.orm import Session as DbSession
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from storyteller import accounts, create_app
+from storyteller.consent import record_consent
 from storyteller.extensions import db
 from storyteller.models import Session, Storyteller, StorytellerAccess, utcnow
 from tests.browser.axe import PageWatch, check_accessibility, watch_page
 from tests.conftest import PASSWORD, test_config
+
+CONSENT_SCOPE = ["interview", "llm_processing"]
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -134,6 +137,7 @@ class LiveServer:
                 profile = Storyteller(display_name=user.name, user_id=user.id)
                 session.add(profile)
                 session.flush()
+                record_consent(session, profile, scope=CONSENT_SCOPE, recorded_by_id=None)
                 storyteller_id = profile.id
             return LiveUser(user.id, user.email, user.name, role, password, storyteller_id)
 
@@ -145,6 +149,7 @@ class LiveServer:
             storyteller = Storyteller(display_name=display_name)
             session.add(storyteller)
             session.flush()
+            record_consent(session, storyteller, scope=CONSENT_SCOPE, recorded_by_id=None)
             storyteller_id = storyteller.id
         for grantee in granted_to:
             self.grant(storyteller_id, grantee)
