@@ -64,4 +64,21 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "STORYTELLER_ENV": os.environ.get("STORYTELLER_ENV", "development"),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "STORYTELLER_PROXY_FIX": os.environ.get("STORYTELLER_PROXY_FIX", "") not in ("", "0"),
+        # Mail: "smtp" sends through SMTP_HOST; "outbox" (the default when no host is set)
+        # only keeps each message in the mail_message table, shown on /outbox.
+        "MAIL_BACKEND": os.environ.get("MAIL_BACKEND")
+        or ("smtp" if os.environ.get("SMTP_HOST") else "outbox"),
+        "SMTP_HOST": os.environ.get("SMTP_HOST") or None,
+        "SMTP_PORT": _int("SMTP_PORT", 587),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME") or None,
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD") or None,
+        # "starttls" (port 587), "ssl" (port 465) or "none" (a relay on localhost)
+        "SMTP_TLS": os.environ.get("SMTP_TLS", "starttls"),
+        "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "20")),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Storyteller <storyteller@localhost>"),
+        # Public address of the app, for links in emails (invitations, reminders).
+        "STORYTELLER_BASE_URL": os.environ.get("STORYTELLER_BASE_URL", "http://127.0.0.1:5000"),
+        # Hours before a session that reminders go out, comma-separated.
+        "STORYTELLER_REMINDER_LEADS": os.environ.get("STORYTELLER_REMINDER_LEADS", "24,1"),
+        "STORYTELLER_INVITATION_DAYS": _int("STORYTELLER_INVITATION_DAYS", 7),
     }
