@@ -32,7 +32,14 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
 
     http_security.init_app(app)
     cli.init_app(app)
+    _configure_templates(app)
     return app
+
+
+def _configure_templates(app: Flask) -> None:
+    from storyteller.local_time import format_local
+
+    app.jinja_env.filters["local_time"] = format_local
 
 
 def _configure_extensions(app: Flask) -> None:
