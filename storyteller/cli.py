@@ -1,4 +1,5 @@
-"""Command-line tools: `flask user create`, `flask seed-demo`, `flask recompute`."""
+"""Command-line tools: `flask user create`, `flask seed-demo`, `flask recompute`,
+`flask send-reminders`."""
 
 from __future__ import annotations
 
@@ -74,7 +75,32 @@ def recompute_command() -> None:
         click.echo(f"{name}: {count} rows recomputed")
 
 
+@click.command("send-reminders")
+def send_reminders_command() -> None:
+    """Email the session reminders due now; never the same one twice (safe to run often).
+
+    Run it from cron every few minutes. Prints how many were sent, skipped (already sent,
+    or taken by another run) and failed (retried on the next run while still due); exits
+    with status 1 when any failed.
+    """
+    from flask import current_app
+
+    from storyteller import reminders
+
+    try:
+        report = reminders.send_due_reminders(db.session, current_app.config)
+    except ValueError as exc:  # bad configuration (leads, mail backend)
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Reminders sent: {report.sent}, skipped: {report.skipped}, failed: {report.failed}"
+    )
+    if report.failed:
+        sys.exit(1)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(user_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(recompute_command)
+    app.cli.add_command(send_reminders_command)
