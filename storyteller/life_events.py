@@ -405,7 +405,9 @@ class TimelineEntry:
         end = str(event.end_year) if event.end_year else event.approximate_end
         if start and end and start != end:
             return f"{start} – {end}" if " " in f"{start}{end}" else f"{start}–{end}"
-        return start or (f"until {end}" if end else "")
+        if start or not end:
+            return start or ""
+        return f"until {end}" if end.isdigit() else end
 
     @property
     def age(self) -> str:
