@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from storyteller import audit, events
-from storyteller.models import ConsentRecord, Storyteller, utcnow
+from storyteller.models import ConsentRecord, Storyteller, User, utcnow
 from storyteller.models.people import CONSENT_METHODS, CONSENT_SCOPES, SENSITIVE_TOPICS
 
 __all__ = [
@@ -27,8 +28,11 @@ __all__ = [
     "SENSITIVE_TOPICS",
     "TOPIC_LABELS",
     "ConsentError",
+    "ConsentHistoryRow",
     "ConsentRequired",
+    "consent_history",
     "consent_in_force",
+    "has_consent",
     "consented_topics",
     "record_consent",
     "require_consent",
@@ -205,3 +209,35 @@ def require_consent(storyteller: Storyteller) -> None:
             f"{storyteller.display_name}'s consent has not been recorded yet, so this session "
             "cannot start. A coordinator records it on the storyteller's page."
         )
+
+
+@dataclass(frozen=True)
+class ConsentHistoryRow:
+    record: ConsentRecord
+    recorded_by: User | None
+    withdrawn_by: User | None
+    in_force: bool
+
+
+def consent_history(db: DbSession, storyteller: Storyteller) -> list[ConsentHistoryRow]:
+    """Every consent ever recorded for the storyteller, newest first, with who did what."""
+    records = list(
+        db.scalars(
+            select(ConsentRecord)
+            .where(ConsentRecord.storyteller_id == storyteller.id)
+            .order_by(ConsentRecord.created_at.desc())
+        )
+    )
+    ids = {r.recorded_by_id for r in records} | {r.withdrawn_by_id for r in records}
+    ids.discard(None)
+    people = {u.id: u for u in db.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    current = next((r for r in records if r.withdrawn_at is None), None)
+    return [
+        ConsentHistoryRow(
+            record=r,
+            recorded_by=people.get(r.recorded_by_id),
+            withdrawn_by=people.get(r.withdrawn_by_id),
+            in_force=r is current,
+        )
+        for r in records
+    ]

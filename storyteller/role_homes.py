@@ -101,6 +101,7 @@ class SystemOverview:
     unresolved_errors: int
     provisional_artifacts: int
     recent_sessions: list[Session]
+    storyteller_list: list[Storyteller]
 
 
 def system_overview(db: DbSession) -> SystemOverview:
@@ -143,4 +144,5 @@ def system_overview(db: DbSession) -> SystemOverview:
                 .limit(10)
             )
         ),
+        storyteller_list=list(db.scalars(select(Storyteller).order_by(Storyteller.display_name))),
     )

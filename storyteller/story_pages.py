@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
-from storyteller.models import LifeEvent, Session, SessionArtifact, Storyteller
+from storyteller import consent, invitations, roster
+from storyteller.models import ConsentRecord, LifeEvent, Session, SessionArtifact, Storyteller
 
 
 @dataclass(frozen=True)
 class StorytellerPage:
+    """The coordinator's hub: details, consent, who has access, life events and sessions."""
+
     storyteller: Storyteller
     life_events: list[LifeEvent]
     sessions: list[Session]
+    consent: ConsentRecord | None = None
+    access: list[roster.AccessRow] = field(default_factory=list)
+    invitation: invitations.InvitationStatus | None = None
+
+    @property
+    def consented_topic_labels(self) -> list[str]:
+        topics = (self.consent.sensitive_topics if self.consent else None) or []
+        return [consent.TOPIC_LABELS.get(t, t) for t in topics]
 
 
 def storyteller_page(db: DbSession, storyteller: Storyteller) -> StorytellerPage:
@@ -29,7 +40,14 @@ def storyteller_page(db: DbSession, storyteller: Storyteller) -> StorytellerPage
         .where(Session.storyteller_id == storyteller.id)
         .order_by(Session.scheduled_at.is_(None), Session.scheduled_at.desc(), Session.created_at)
     ).all()
-    return StorytellerPage(storyteller, list(events), list(sessions))
+    return StorytellerPage(
+        storyteller,
+        list(events),
+        list(sessions),
+        consent=consent.consent_in_force(db, storyteller),
+        access=roster.access_list(db, storyteller),
+        invitation=invitations.latest_invitation_status(db, storyteller),
+    )
 
 
 def session_with_content(db: DbSession, session_id) -> Session | None:
