@@ -53,6 +53,7 @@ def _calendar_page(storyteller: Storyteller | None):
         feed_url=feed_url,
         webcal_url="webcal://" + feed_url.split("://", 1)[-1],
         duration_minutes=calendar_feed.duration_minutes,
+        clock=calendar_feed.clock,
     )
 
 
