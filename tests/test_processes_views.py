@@ -370,3 +370,23 @@ def test_others_are_refused(client, make_user, login, default, role):
     assert client.get("/processes").status_code == 403
     assert client.get("/templates").status_code == 403
     assert client.post(f"/processes/{default.id}/copy").status_code == 403
+
+
+def test_schedule_with_this_links_only_for_visible_storytellers(
+    client, make_user, login, make_storyteller, db_session, default
+):
+    coordinator = make_user("coordinator")
+    mine = make_storyteller(display_name="Margaret Mine", granted_to=(coordinator,))
+    make_storyteller(display_name="Somebody Else")
+    db_session.commit()
+    login(coordinator)
+    template = db_session.scalar(
+        select(SessionTemplate).where(SessionTemplate.template_name == "School years")
+    )
+    body = _text(client.get("/templates"))
+    assert f"/storytellers/{mine.id}/sessions/new?template={template.id}" in body
+    assert "Somebody Else" not in body
+    node = default.nodes[0]
+    body = _text(client.get(f"/processes/{default.id}"))
+    assert f"/storytellers/{mine.id}/sessions/new?node={node.id}" in body
+    assert "Somebody Else" not in body

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
@@ -32,6 +32,27 @@ BUILTIN_TEMPLATE = (
 
 def _user_id() -> uuid.UUID:
     return current_user.user.id
+
+
+SCHEDULE_ENDPOINT = "scheduling.new_session"
+SCHEDULE_LINKS_MAX = 6
+
+
+def _schedule_for() -> dict:
+    """Storytellers this user may schedule for, for "Schedule with this" links (at most a
+    few; with more, the page points to the storytellers' own pages instead)."""
+    if SCHEDULE_ENDPOINT not in current_app.view_functions:
+        return {"endpoint": None, "storytellers": [], "more": False}
+    found = list(
+        db.session.scalars(
+            authz.visible_storytellers(current_user.user).limit(SCHEDULE_LINKS_MAX + 1)
+        )
+    )
+    return {
+        "endpoint": SCHEDULE_ENDPOINT,
+        "storytellers": found[:SCHEDULE_LINKS_MAX],
+        "more": len(found) > SCHEDULE_LINKS_MAX,
+    }
 
 
 def _show_url(version_id: uuid.UUID, anchor: str | None = None) -> str:
@@ -59,6 +80,7 @@ def _render_show(version: ProcessVersion, *, error: str | None = None, status: i
         error=error,
         templates_by_node=templates,
         periods=processes.LIFE_PERIOD_LABELS,
+        schedule=_schedule_for(),
     ), status
 
 
@@ -254,6 +276,7 @@ def _render_templates(*, error: str | None = None, status: int = 200):
         retired=retired,
         error=error,
         node_names=session_templates.node_names(db.session, in_use + retired),
+        schedule=_schedule_for(),
     ), status
 
 
