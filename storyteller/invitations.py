@@ -183,6 +183,7 @@ def send_invitation(
         email=user.email,
         expires_at=now + timedelta(days=settings.days),
         created_by_id=invited_by.id,
+        created_at=now,
     )
     db.add(invitation)
     db.flush()
