@@ -17,7 +17,8 @@ The rule, for one session touching one life event (a ``session_life_event`` row)
 
 An event's depth is the deepest of its sessions'. A period of life is touched by the
 sessions whose process node is about that period (``session.current_process_node.life_period``)
-and by the sessions linked to life events of that period; a node session counts like a
+and by the sessions linked to life events of that period (the period chosen for the event,
+else the one its kind names: ``life_events.period_of``); a node session counts like a
 link with no declared level, its answered questions as the prompts. A period's depth is the
 deepest of those.
 """
@@ -253,7 +254,7 @@ def coverage_map(db: DbSession, storyteller: Storyteller) -> CoverageMap:
     )
     answered = _answered_counts(db, storyteller.id) if by_id else {}
 
-    present = {e.life_period for e in (r.life_event for r in event_rows.values()) if e.life_period}
+    present = {life_events.period_of(row.life_event) for row in event_rows.values()} - {None}
     present |= {period for session, period in sessions if period and session.status != "cancelled"}
     period_rows = _period_rows(present)
 
@@ -265,7 +266,7 @@ def coverage_map(db: DbSession, storyteller: Storyteller) -> CoverageMap:
             continue
         touch = _touch(session, depth, declared=link.coverage_level, prompts=link.prompts_completed)
         row.add(touch)
-        period = row.life_event.life_period
+        period = life_events.period_of(row.life_event)
         if period:
             period_rows[period].add(touch)
 
@@ -278,7 +279,7 @@ def coverage_map(db: DbSession, storyteller: Storyteller) -> CoverageMap:
             period_rows[period].add(_touch(session, depth, prompts=prompts, via="process node"))
 
     for row in event_rows.values():
-        period = row.life_event.life_period
+        period = life_events.period_of(row.life_event)
         if period:
             period_rows[period].event_count += 1
             period_rows[period].untold_events += int(row.untold)

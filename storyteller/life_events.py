@@ -46,6 +46,7 @@ __all__ = [
     "delete_life_event",
     "life_event_or_404",
     "period_label",
+    "period_of",
     "timeline",
     "update_life_event",
     "year_in_text",
@@ -66,6 +67,32 @@ LIFE_PERIODS: tuple[tuple[str, str], ...] = (
     ("general", "General"),
 )
 PERIOD_LABELS = dict(LIFE_PERIODS)
+
+# An event with no period of life chosen falls in the period its kind names (the demo's
+# and older events only have a kind); anything else stays without a period.
+EVENT_TYPE_PERIODS = {
+    "birth": "childhood",
+    "childhood": "childhood",
+    "home": "childhood",
+    "school": "school",
+    "education": "school",
+    "youth": "youth",
+    "job": "work",
+    "work": "work",
+    "career": "work",
+    "marriage": "love_and_family",
+    "wedding": "love_and_family",
+    "family": "love_and_family",
+    "child born": "love_and_family",
+    "military": "war_and_service",
+    "military service": "war_and_service",
+    "war": "war_and_service",
+    "migration": "migration",
+    "move": "migration",
+    "loss": "loss",
+    "illness": "loss",
+    "retirement": "later_life",
+}
 
 MIN_YEAR = 1850
 NAME_MAX_LENGTH = 200
@@ -107,6 +134,13 @@ def period_label(key: str | None) -> str:
     if not key:
         return "No period given"
     return PERIOD_LABELS.get(key) or key.replace("_", " ").capitalize()
+
+
+def period_of(life_event: LifeEvent) -> str | None:
+    """The event's period of life: the one chosen, else the one its kind names, else None."""
+    if life_event.life_period:
+        return life_event.life_period
+    return EVENT_TYPE_PERIODS.get(" ".join((life_event.event_type or "").split()).casefold())
 
 
 def year_in_text(text: str | None) -> int | None:

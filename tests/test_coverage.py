@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storyteller import coverage
+from storyteller import coverage, life_events
 from storyteller.models import LifeEvent, ProcessNode, ProcessVersion, SessionInteraction
 from storyteller.sessions import create_session, link_life_event
 
@@ -213,12 +213,26 @@ def test_coverage_page_shows_depth_in_words_and_marks_untold(
     assert 'class="depth-fill depth-level-4"' in boston_row
     assert 'aria-hidden="true"' in boston_row  # the bar is decoration; the words carry it
     assert '<th scope="row">Migration and moving</th>' in body
-    schedule = client.application.view_functions.get("scheduling.new_session")
-    if schedule is not None:
-        assert f"life_event={untold.id}" in body
-        assert f"life_event={told.id}" not in body
-    else:
-        assert "Plan a session about" not in body
+    # The next step for an untold event: schedule a session for it (the scheduling pages).
+    assert f"/storytellers/{st.id}/sessions/new?life_event={untold.id}" in body
+    assert f"/life-events/{untold.id}/plan" in body
+    assert f"life_event={told.id}" not in body
+    assert f"/life-events/{told.id}/plan" not in body
+
+
+def test_an_event_without_a_period_falls_in_the_one_its_kind_names(db_session, make_storyteller):
+    st = make_storyteller()
+    wedding = _event(db_session, st, "Wedding", start_year=1963, event_type=" Marriage ")
+    _event(db_session, st, "Odd one", start_year=1964, event_type="Something else")
+    chosen = _event(
+        db_session, st, "Job", start_year=1965, event_type="Marriage", life_period="work"
+    )
+    _linked_session(db_session, st, wedding, status="completed", level="exploration")
+    periods = {row.key: row for row in coverage.coverage_map(db_session, st).periods}
+    assert periods["love_and_family"].depth == "exploration"
+    assert periods["love_and_family"].event_count == 1
+    assert periods["work"].event_count == 1 and periods["work"].untold
+    assert life_events.period_of(chosen) == "work"
 
 
 def test_the_storyteller_sees_their_own_coverage_without_scheduling_links(

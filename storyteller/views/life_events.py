@@ -18,7 +18,9 @@ from storyteller.models import LifeEvent, Storyteller
 
 bp = Blueprint("life_events", __name__)
 
+# Scheduling pages (another area): linked from the coverage map only when they exist.
 SCHEDULE_ENDPOINT = "scheduling.new_session"
+PLAN_ENDPOINT = "scheduling.plan_event"
 EVENT_TYPE_SUGGESTIONS = (
     "Birth",
     "Home",
@@ -186,9 +188,11 @@ def coverage_page(storyteller_id: uuid.UUID):
     the_map = coverage.coverage_map(db.session, storyteller)
     _read(storyteller, "coverage")
     db.session.commit()
-    may_schedule = user.role in ("admin", "coordinator") and (
-        SCHEDULE_ENDPOINT in current_app.view_functions
-    )
+    may_schedule = user.role in ("admin", "coordinator")
+
+    def offered(endpoint: str) -> str | None:
+        return endpoint if may_schedule and endpoint in current_app.view_functions else None
+
     return render_template(
         "life_events/coverage.html",
         storyteller=storyteller,
@@ -196,6 +200,7 @@ def coverage_page(storyteller_id: uuid.UUID):
         depths=coverage.DEPTHS,
         depth_labels=coverage.DEPTH_LABELS,
         depth_hints=coverage.DEPTH_HINTS,
-        schedule_endpoint=SCHEDULE_ENDPOINT if may_schedule else None,
+        schedule_endpoint=offered(SCHEDULE_ENDPOINT),
+        plan_endpoint=offered(PLAN_ENDPOINT),
         can_edit=life_events.can_edit(db.session, user, storyteller.id),
     )
