@@ -180,15 +180,15 @@ def withdraw_consent(
 
 
 def consent_in_force(db: DbSession, storyteller: Storyteller) -> ConsentRecord | None:
-    return db.scalar(
+    """The newest consent, unless it was withdrawn: a new consent replaces the older ones, so
+    withdrawing it leaves no consent at all (the older ones do not come back)."""
+    newest = db.scalar(
         select(ConsentRecord)
-        .where(
-            ConsentRecord.storyteller_id == storyteller.id,
-            ConsentRecord.withdrawn_at.is_(None),
-        )
-        .order_by(ConsentRecord.created_at.desc())
+        .where(ConsentRecord.storyteller_id == storyteller.id)
+        .order_by(ConsentRecord.created_at.desc(), ConsentRecord.agreed_at.desc())
         .limit(1)
     )
+    return newest if newest is not None and newest.withdrawn_at is None else None
 
 
 def has_consent(storyteller: Storyteller) -> bool:
@@ -225,13 +225,13 @@ def consent_history(db: DbSession, storyteller: Storyteller) -> list[ConsentHist
         db.scalars(
             select(ConsentRecord)
             .where(ConsentRecord.storyteller_id == storyteller.id)
-            .order_by(ConsentRecord.created_at.desc())
+            .order_by(ConsentRecord.created_at.desc(), ConsentRecord.agreed_at.desc())
         )
     )
     ids = {r.recorded_by_id for r in records} | {r.withdrawn_by_id for r in records}
     ids.discard(None)
     people = {u.id: u for u in db.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
-    current = next((r for r in records if r.withdrawn_at is None), None)
+    current = records[0] if records and records[0].withdrawn_at is None else None
     return [
         ConsentHistoryRow(
             record=r,
