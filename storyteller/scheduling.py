@@ -219,7 +219,8 @@ def _preselect(form: SessionForm, event: LifeEvent, level: str) -> None:
 
 def usable_template(db: DbSession, template_id: uuid.UUID | str | None) -> SessionTemplate:
     """The template to copy from; unknown and retired ones are refused."""
-    template = db.get(SessionTemplate, _as_uuid(template_id)) if template_id else None
+    key = _as_uuid(template_id) if template_id else None
+    template = db.get(SessionTemplate, key) if key is not None else None
     if template is None:
         raise SchedulingError("template_id", "That template does not exist.")
     if not template.is_active:
@@ -330,7 +331,8 @@ def form_from_node(
     life_event: LifeEvent | None = None,
 ) -> SessionForm:
     """seed 003 initialize_session_from_process_node, as a form to check and save."""
-    node = db.get(ProcessNode, _as_uuid(node_id)) if node_id else None
+    key = _as_uuid(node_id) if node_id else None
+    node = db.get(ProcessNode, key) if key is not None else None
     if node is None:
         raise SchedulingError("process_node_id", "That step of the process does not exist.")
     success, completion = indicators_for_node(node)
@@ -457,7 +459,7 @@ def _process_refs(
         else:
             values["current_process_node_id"] = node.id
             values["process_version_id"] = node.process_version_id
-            if "session_template_id" not in values:
+            if values.get("session_template_id") is None:
                 values["session_source"] = "process_node"
 
 
