@@ -348,7 +348,16 @@ def test_the_storyteller_page_is_the_coordinators_hub(
     assert "Consent recorded" in text
     assert "Rita Reviewer (reviewer)" in text and "Cora Coordinator (coordinator)" in text
     assert "School days" in text
-    for path in ("/edit", "/consent", "/access", "/life-events", "/coverage", "/calendar"):
+    for path in (
+        "/edit",
+        "/consent",
+        "/access",
+        "/life-events",
+        "/coverage",
+        "/calendar",
+        "/progress",
+        "/sessions/new",
+    ):
         assert f'href="/storytellers/{storyteller.id}{path}"' in text, path
 
 
@@ -364,6 +373,8 @@ def test_a_reviewer_sees_the_hub_without_the_management_links(client, login, tea
     text = client.get(f"/storytellers/{storyteller.id}").get_data(as_text=True)
     assert "Margaret Ellis" in text
     assert f"/storytellers/{storyteller.id}/access" not in text
+    assert f"/storytellers/{storyteller.id}/sessions/new" not in text
+    assert f'href="/storytellers/{storyteller.id}/progress"' in text
     assert client.get(f"/storytellers/{storyteller.id}/access").status_code == 403
 
 
