@@ -15,6 +15,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,7 +26,12 @@ from sqlalchemy.orm import Session as DbSession
 from storyteller import agent_versions, consent, events, memories, module_states
 from storyteller.agent.analysis import Analysis, analyze_answer, facts_from_analysis
 from storyteller.agent.context import ArtifactRef, InterviewContext, LifeEventRef, MemoryItem, Turn
-from storyteller.agent.interviewer import Interviewer, NextQuestion, refine_analysis
+from storyteller.agent.interviewer import (
+    Interviewer,
+    NextQuestion,
+    merge_analysis,
+    request_analysis,
+)
 from storyteller.agent.llm import LlmCallResult, LlmSettings, shared_client
 from storyteller.agent.progress import completion_percentage, evaluate_indicators
 from storyteller.models import (
@@ -33,8 +39,10 @@ from storyteller.models import (
     AgentError,
     AgentExecution,
     AnswerDraft,
+    InteractionMemory,
     LifeEvent,
     LlmInteraction,
+    ProcessNode,
     Session,
     SessionArtifact,
     SessionInteraction,
@@ -106,31 +114,48 @@ def draft_for(db: DbSession, interaction: SessionInteraction) -> AnswerDraft | N
 # ----------------------------------------------------------------------------- progress
 
 
-def _progress_state(session: Session, interactions: list[SessionInteraction]) -> dict[str, Any]:
+def _progress_state(
+    session: Session,
+    interactions: list[SessionInteraction],
+    asking: tuple[uuid.UUID, str | None] | None = None,
+) -> dict[str, Any]:
+    """The interview's progress; ``asking`` is (id, question key) of a question being asked."""
+    asked_keys = [
+        (i.metadata_ or {}).get("question_key")
+        for i in interactions
+        if (i.metadata_ or {}).get("question_key")
+    ]
+    open_id = next((str(i.id) for i in interactions if i.response_method is None), None)
+    if asking is not None:
+        open_id = str(asking[0])
+        if asking[1]:
+            asked_keys.append(asking[1])
     return {
         "status": session.status,
-        "questions_asked": len(interactions),
+        "questions_asked": len(interactions) + (1 if asking is not None else 0),
         "answered": sum(1 for i in interactions if i.response_method in ("text", "voice")),
         "skipped": sum(1 for i in interactions if i.response_method == "skip"),
-        "open_interaction_id": next(
-            (str(i.id) for i in interactions if i.response_method is None), None
-        ),
-        "asked_keys": [
-            (i.metadata_ or {}).get("question_key")
-            for i in interactions
-            if (i.metadata_ or {}).get("question_key")
-        ],
+        "open_interaction_id": open_id,
+        "asked_keys": asked_keys,
         "completion_percentage": session.completion_percentage or 0,
     }
 
 
 def _save_progress(
-    db: DbSession, session: Session, *, trigger_type: str, trigger_id: str | None = None
+    db: DbSession,
+    session: Session,
+    *,
+    trigger_type: str,
+    trigger_id: str | None = None,
+    interactions: list[SessionInteraction] | None = None,
+    asking: tuple[uuid.UUID, str | None] | None = None,
 ) -> None:
+    if interactions is None:
+        interactions = interactions_of(db, session)
     module_states.upsert_module_state(
         db,
         module_id=f"interview:{session.id}",
-        state=_progress_state(session, interactions_of(db, session)),
+        state=_progress_state(session, interactions, asking),
         state_type=PROGRESS_STATE,
         session_id=session.id,
         trigger_type=trigger_type,
@@ -146,12 +171,70 @@ class Progress:
     can_complete: bool
 
 
-def build_context(
+@dataclass
+class SessionSnapshot:
+    """Everything a turn reads about its session, loaded once (a handful of queries)."""
+
+    storyteller: Storyteller | None
+    interactions: list[SessionInteraction]
+    links: list[tuple[SessionLifeEvent, LifeEvent]]
+    memory_rows: list[InteractionMemory]
+    artifacts: list[SessionArtifact]
+    template: SessionTemplate | None
+    node: ProcessNode | None
+
+    @property
+    def primary_life_event_id(self) -> uuid.UUID | None:
+        return next((link.life_event_id for link, _ in self.links if link.is_primary_focus), None)
+
+    @property
+    def open_interaction(self) -> SessionInteraction | None:
+        """The question waiting for an answer (the latest, as ``open_interaction`` reads it)."""
+        return next((i for i in reversed(self.interactions) if i.response_method is None), None)
+
+    @property
+    def next_sequence(self) -> int:
+        return 1 + max((i.interaction_sequence for i in self.interactions), default=0)
+
+
+def load_snapshot(
     db: DbSession, session: Session, *, with_memories: bool = True
-) -> tuple[InterviewContext, list[Any]]:
+) -> SessionSnapshot:
+    links = [
+        (link, event)
+        for link, event in db.execute(
+            select(SessionLifeEvent, LifeEvent)
+            .join(LifeEvent, SessionLifeEvent.life_event_id == LifeEvent.id)
+            .where(SessionLifeEvent.session_id == session.id)
+        ).all()
+    ]
+    memory_rows: list[InteractionMemory] = []
+    if with_memories:
+        memory_rows = [
+            m
+            for m in memories.usable_memories(db, session.storyteller_id, limit=40)
+            if m.session_id != session.id
+        ][:12]
+    return SessionSnapshot(
+        storyteller=db.get(Storyteller, session.storyteller_id),
+        interactions=interactions_of(db, session),
+        links=links,
+        memory_rows=memory_rows,
+        artifacts=list(
+            db.scalars(select(SessionArtifact).where(SessionArtifact.session_id == session.id))
+        ),
+        template=db.get(SessionTemplate, session.session_template_id)
+        if session.session_template_id
+        else None,
+        node=db.get(ProcessNode, session.current_process_node_id)
+        if session.current_process_node_id
+        else None,
+    )
+
+
+def context_from(session: Session, snapshot: SessionSnapshot) -> InterviewContext:
     """What the interviewer may see: this session, its life events, earlier memories."""
-    storyteller = db.get(Storyteller, session.storyteller_id)
-    interactions = interactions_of(db, session)
+    interactions = snapshot.interactions
     turns = [
         Turn(
             question=i.agent_prompt or "",
@@ -165,11 +248,6 @@ def build_context(
         for i in interactions
         if i.response_method is not None
     ]
-    links = db.execute(
-        select(SessionLifeEvent, LifeEvent)
-        .join(LifeEvent, SessionLifeEvent.life_event_id == LifeEvent.id)
-        .where(SessionLifeEvent.session_id == session.id)
-    ).all()
     life_events = [
         LifeEventRef(
             name=e.event_name,
@@ -180,28 +258,16 @@ def build_context(
             description=e.description,
             is_primary=link.is_primary_focus,
         )
-        for link, e in links
+        for link, e in snapshot.links
     ]
-    memory_rows = []
-    if with_memories:
-        memory_rows = [
-            m
-            for m in memories.usable_memories(db, session.storyteller_id, limit=40)
-            if m.session_id != session.id
-        ][:12]
     index_of = {i.id: n for n, i in enumerate(i for i in interactions if i.response_method)}
     artifacts = [
         ArtifactRef(a.artifact_type, index_of.get(a.source_interaction_id), a.artifact_name)
-        for a in db.scalars(select(SessionArtifact).where(SessionArtifact.session_id == session.id))
+        for a in snapshot.artifacts
     ]
-    template = (
-        db.get(SessionTemplate, session.session_template_id)
-        if session.session_template_id
-        else None
-    )
-    node = session.current_process_node
-    ctx = InterviewContext(
-        storyteller_name=storyteller.display_name if storyteller else "",
+    node = snapshot.node
+    return InterviewContext(
+        storyteller_name=snapshot.storyteller.display_name if snapshot.storyteller else "",
         session_name=session.session_name,
         intention=session.intention,
         success_indicators=list(session.success_indicators or []),
@@ -212,12 +278,20 @@ def build_context(
         life_events=life_events,
         turns=turns,
         memories=[
-            MemoryItem(str(m.id), m.memory_type, dict(m.content), m.confidence) for m in memory_rows
+            MemoryItem(str(m.id), m.memory_type, dict(m.content), m.confidence)
+            for m in snapshot.memory_rows
         ],
-        wants_photos=bool(template and template.wants_photos),
+        wants_photos=bool(snapshot.template and snapshot.template.wants_photos),
         artifacts=artifacts,
     )
-    return ctx, memory_rows
+
+
+def build_context(
+    db: DbSession, session: Session, *, with_memories: bool = True
+) -> tuple[InterviewContext, list[InteractionMemory]]:
+    """The interviewer's context, read from the database."""
+    snapshot = load_snapshot(db, session, with_memories=with_memories)
+    return context_from(session, snapshot), snapshot.memory_rows
 
 
 #: With no indicators at all, a session is "complete" after this many answered questions.
@@ -249,6 +323,7 @@ def _touch(
     messages: int = 0,
     tokens: int = 0,
     cost: Decimal | None = None,
+    agent: bool = True,
 ) -> None:
     """Session counters, changed with the turn, in the same transaction."""
     values: dict[str, Any] = {"last_activity_at": utcnow()}
@@ -260,6 +335,11 @@ def _touch(
         values["total_cost"] = Session.total_cost + cost
     # Atomic increments; the ORM applies the same change to the loaded object ("evaluate").
     db.execute(update(Session).where(Session.id == session.id).values(**values))
+    if agent:
+        _touch_agent(db, session)
+
+
+def _touch_agent(db: DbSession, session: Session) -> None:
     if session.agent_id:
         db.execute(
             update(Agent).where(Agent.id == session.agent_id).values(last_active_at=utcnow())
@@ -391,52 +471,95 @@ class TurnResult:
     fell_back: bool
 
 
-def _timed(
-    db: DbSession,
-    session: Session,
-    execution: AgentExecution,
-    event_type: str,
-    started: float,
-    payload: dict[str, Any] | None = None,
-) -> None:
-    events.record_event(
-        db,
-        event_type=event_type,
-        session_id=session.id,
-        trace_id=execution.trace_id,
-        agent_execution_id=execution.id,
-        duration_ms=int((time.perf_counter() - started) * 1000),
-        payload=payload,
-    )
+# LLM calls run on these threads so that the turn's own reading and writing happens while
+# the model is thinking. The threads only talk HTTP: the database session stays on the
+# caller's thread.
+_LLM_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="llm-call")
 
 
-def _create_artifacts(
-    db: DbSession,
+class _Trace:
+    """One agent execution's bookkeeping: its events, written together, and what it spent."""
+
+    def __init__(self, db: DbSession, session: Session, execution: AgentExecution) -> None:
+        self.db = db
+        self.session = session
+        self.execution = execution
+        self.events = events.EventBatch(db, session.id)
+        self.messages = 0
+        self.tokens = 0
+        self.cost: Decimal | None = None
+        self.fell_back = False
+
+    def event(
+        self,
+        event_type: str,
+        *,
+        started: float | None = None,
+        payload: dict[str, Any] | None = None,
+        user_id: uuid.UUID | None = None,
+        llm_interaction_id: uuid.UUID | None = None,
+    ) -> None:
+        self.events.add(
+            event_type=event_type,
+            user_id=user_id,
+            trace_id=self.execution.trace_id,
+            agent_execution_id=self.execution.id,
+            llm_interaction_id=llm_interaction_id,
+            duration_ms=int((time.perf_counter() - started) * 1000)
+            if started is not None
+            else None,
+            payload=payload,
+        )
+
+    def spent(self, tokens: int, cost: Decimal | None) -> None:
+        self.tokens += tokens
+        if cost is not None:
+            self.cost = (self.cost or Decimal("0")) + cost
+
+    def close(self) -> None:
+        """The session's counters, once, and the events; all in the caller's transaction."""
+        _touch(
+            self.db,
+            self.session,
+            messages=self.messages,
+            tokens=self.tokens,
+            cost=self.cost,
+            agent=False,
+        )
+        self.events.write()
+
+
+def _apply_analysis(interaction: SessionInteraction, analysis: Analysis) -> None:
+    interaction.sentiment = analysis.sentiment
+    interaction.key_themes = analysis.key_themes
+    interaction.mentions_people = analysis.people
+    interaction.mentions_places = analysis.places
+    interaction.metadata_ = {**(interaction.metadata_ or {}), "analysis": analysis.to_dict()}
+
+
+def _plan_artifacts(
     session: Session,
     interaction: SessionInteraction,
     analysis: Analysis,
-    execution: AgentExecution,
+    primary_life_event_id: uuid.UUID | None,
 ) -> list[SessionArtifact]:
+    """The provisional artifacts this answer yields (not yet added to the database)."""
     text = interaction.storyteller_response or ""
-    primary = db.scalar(
-        select(SessionLifeEvent.life_event_id).where(
-            SessionLifeEvent.session_id == session.id, SessionLifeEvent.is_primary_focus
-        )
-    )
     made: list[SessionArtifact] = []
 
     def add(kind: str, name: str, content: str, data: dict[str, Any]) -> None:
-        artifact = SessionArtifact(
-            session_id=session.id,
-            life_event_id=primary,
-            source_interaction_id=interaction.id,
-            artifact_type=kind,
-            artifact_name=name[:200],
-            content=content,
-            structured_data=data,
+        made.append(
+            SessionArtifact(
+                id=uuid.uuid4(),
+                session_id=session.id,
+                life_event_id=primary_life_event_id,
+                source_interaction_id=interaction.id,
+                artifact_type=kind,
+                artifact_name=name[:200],
+                content=content,
+                structured_data=data,
+            )
         )
-        db.add(artifact)
-        made.append(artifact)
 
     where = ", ".join(analysis.places[:2])
     if analysis.is_scene:
@@ -461,25 +584,38 @@ def _create_artifacts(
         )
     for person in analysis.describes_person[:3]:
         add("relationship_mapping", person, text, {"person": person, "people": analysis.people})
-    db.flush()
-    for artifact in made:
-        events.record_event(
-            db,
-            event_type="artifact.created",
-            session_id=session.id,
-            trace_id=execution.trace_id,
-            agent_execution_id=execution.id,
+    return made
+
+
+def _store_answer_outcome(
+    db: DbSession,
+    session: Session,
+    trace: _Trace,
+    interaction: SessionInteraction,
+    analysis: Analysis,
+    artifacts: list[SessionArtifact],
+) -> None:
+    """Artifacts, memories and the life event's prompt count for one analysed answer."""
+    db.add_all(artifacts)
+    for artifact in artifacts:
+        trace.event(
+            "artifact.created",
             payload={"artifact_id": str(artifact.id), "type": artifact.artifact_type},
         )
-    return made
+    _write_memories(db, session, trace, interaction, analysis)
+    db.execute(
+        update(SessionLifeEvent)
+        .where(SessionLifeEvent.session_id == session.id, SessionLifeEvent.is_primary_focus)
+        .values(prompts_completed=SessionLifeEvent.prompts_completed + 1)
+    )
 
 
 def _write_memories(
     db: DbSession,
     session: Session,
+    trace: _Trace,
     interaction: SessionInteraction,
     analysis: Analysis,
-    execution: AgentExecution,
 ) -> int:
     count = 0
     for candidate in facts_from_analysis(interaction.storyteller_response or "", analysis):
@@ -494,13 +630,8 @@ def _write_memories(
             session_id=session.id,
             interaction_id=interaction.id,
         )
-        events.record_event(
-            db,
-            event_type="memory.written",
-            session_id=session.id,
-            trace_id=execution.trace_id,
-            agent_execution_id=execution.id,
-            payload={"memory_id": str(memory.id), "type": memory.memory_type},
+        trace.event(
+            "memory.written", payload={"memory_id": str(memory.id), "type": memory.memory_type}
         )
         count += 1
     return count
@@ -528,15 +659,12 @@ def tokens_used_today(db: DbSession, storyteller_id: uuid.UUID) -> int:
 
 
 def _record_llm_call(
-    db: DbSession,
-    session: Session,
-    execution: AgentExecution,
-    result: LlmCallResult,
-    settings: InterviewSettings,
-    purpose: str,
+    trace: _Trace, result: LlmCallResult, settings: InterviewSettings, purpose: str
 ) -> LlmInteraction:
+    session, execution = trace.session, trace.execution
     cost = result.cost(settings.prices)  # None when the model has no price: "unpriced"
     row = LlmInteraction(
+        id=uuid.uuid4(),
         session_id=session.id,
         storyteller_id=session.storyteller_id,
         agent_id=session.agent_id,
@@ -561,17 +689,13 @@ def _record_llm_call(
         attempts=max(1, result.attempts),
         created_at=result.started_at,
     )
-    db.add(row)
-    db.flush()
-    _touch(
-        db, session, tokens=(result.prompt_tokens or 0) + (result.response_tokens or 0), cost=cost
-    )
+    trace.db.add(row)
+    trace.spent((result.prompt_tokens or 0) + (result.response_tokens or 0), cost)
     return row
 
 
-def _interviewer_for(
-    db: DbSession, session: Session, settings: InterviewSettings
-) -> tuple[Interviewer, LlmSettings]:
+def _interviewer_for(session: Session, settings: InterviewSettings) -> tuple[Interviewer, str]:
+    """The interviewer of the session's agent version, and the model it uses."""
     version = session.agent_version
     config = dict(version.configuration or {}) if version else {}
     llm_settings = LlmSettings(
@@ -584,48 +708,49 @@ def _interviewer_for(
     )
     client = shared_client(llm_settings) if llm_settings.enabled else None
     prompt = config.get("system_prompt") or agent_versions.DEFAULT_SYSTEM_PROMPT
-    return Interviewer(client, prompt), llm_settings
+    return Interviewer(client, prompt), llm_settings.model
+
+
+class _Budget:
+    """The storyteller's daily token budget: read once per turn, then kept up to date."""
+
+    def __init__(self, db: DbSession, session: Session, settings: InterviewSettings) -> None:
+        self.limit = settings.daily_token_budget
+        self.used_before = tokens_used_today(db, session.storyteller_id)
+
+    def allows(self, trace: _Trace) -> bool:
+        if self.used_before + trace.tokens < self.limit:
+            return True
+        trace.event("llm.budget_exhausted")
+        return False
 
 
 def _llm_allowed(
-    db: DbSession, session: Session, execution: AgentExecution, settings: InterviewSettings
-) -> tuple[Interviewer, LlmSettings, bool]:
-    """The interviewer, and whether an LLM call may be made now (configured, within budget)."""
-    interviewer, llm_settings = _interviewer_for(db, session, settings)
-    if not llm_settings.enabled:
-        return interviewer, llm_settings, False
-    if tokens_used_today(db, session.storyteller_id) >= settings.daily_token_budget:
-        events.record_event(
-            db,
-            event_type="llm.budget_exhausted",
-            session_id=session.id,
-            trace_id=execution.trace_id,
-            agent_execution_id=execution.id,
-        )
-        return interviewer, llm_settings, False
-    return interviewer, llm_settings, True
+    db: DbSession, session: Session, trace: _Trace, settings: InterviewSettings
+) -> tuple[Interviewer, str, _Budget | None]:
+    """The interviewer, its model, and its budget (None when no LLM is configured)."""
+    interviewer, model = _interviewer_for(session, settings)
+    if interviewer.llm is None:
+        return interviewer, model, None
+    return interviewer, model, _Budget(db, session, settings)
 
 
 def _fallback(
-    db: DbSession,
-    session: Session,
-    execution: AgentExecution,
+    trace: _Trace,
     result: LlmCallResult | None,
     llm_row: LlmInteraction | None,
     reason: str | None,
     model: str,
 ) -> None:
     """An LLM call gave nothing usable: an event and an agent_error; the offline path goes on."""
-    events.record_event(
-        db,
-        event_type="llm.fallback",
-        session_id=session.id,
-        trace_id=execution.trace_id,
-        agent_execution_id=execution.id,
+    session, execution = trace.session, trace.execution
+    trace.fell_back = True
+    trace.event(
+        "llm.fallback",
         llm_interaction_id=llm_row.id if llm_row else None,
         payload={"reason": reason, "purpose": llm_row.purpose if llm_row else None},
     )
-    db.add(
+    trace.db.add(
         AgentError(
             storyteller_id=session.storyteller_id,
             session_id=session.id,
@@ -642,75 +767,28 @@ def _fallback(
             },
         )
     )
-    db.flush()
 
 
-def _refine(
+def _store_question(
     db: DbSession,
-    session: Session,
-    execution: AgentExecution,
-    interaction: SessionInteraction,
-    analysis: Analysis,
-    settings: InterviewSettings,
-) -> Analysis:
-    interviewer, llm_settings, allowed = _llm_allowed(db, session, execution, settings)
-    if not allowed or interviewer.llm is None:
-        return analysis
-    refined, result = refine_analysis(
-        interviewer.llm, interaction.storyteller_response or "", analysis
-    )
-    row = _record_llm_call(db, session, execution, result, settings, "analysis")
-    if refined is analysis:
-        _fallback(
-            db,
-            session,
-            execution,
-            result,
-            row,
-            result.error_type or "bad_response",
-            llm_settings.model,
-        )
-    return refined
-
-
-def _ask(
-    db: DbSession,
-    session: Session,
+    trace: _Trace,
+    chosen: NextQuestion,
+    snapshot: SessionSnapshot,
     *,
-    user_id: uuid.UUID | None,
     settings: InterviewSettings,
-    execution: AgentExecution | None = None,
-    on_delta: Callable[[str], None] | None = None,
-    completion_reached: bool = False,
-    context: tuple[InterviewContext, list[Any]] | None = None,
+    model: str,
+    started: float,
+    interaction_id: uuid.UUID,
 ) -> SessionInteraction:
-    """Choose and persist the next question (an interaction waiting for its answer)."""
-    own_execution = execution is None
-    if execution is None:
-        execution = _begin_execution(db, session, {"step": "opening"})
-    started = time.perf_counter()
-    ctx, memory_rows = context or build_context(db, session)
-    interviewer, llm_settings, use_llm = _llm_allowed(db, session, execution, settings)
-    chosen: NextQuestion = interviewer.next_question(
-        ctx, use_llm=use_llm, on_delta=on_delta, completion_reached=completion_reached
-    )
+    """The chosen question as an interaction waiting for its answer, with its LLM call."""
+    session, execution = trace.session, trace.execution
     llm_row = None
     if chosen.llm_result is not None:
-        llm_row = _record_llm_call(
-            db, session, execution, chosen.llm_result, settings, "next_question"
-        )
+        llm_row = _record_llm_call(trace, chosen.llm_result, settings, "next_question")
     if chosen.fell_back:
-        _fallback(
-            db,
-            session,
-            execution,
-            chosen.llm_result,
-            llm_row,
-            chosen.fallback_reason,
-            llm_settings.model,
-        )
+        _fallback(trace, chosen.llm_result, llm_row, chosen.fallback_reason, model)
     used = set(chosen.question.used_memory_ids)
-    for memory in memory_rows:
+    for memory in snapshot.memory_rows:
         if str(memory.id) in used:
             memories.record_memory_access(
                 db,
@@ -721,28 +799,18 @@ def _ask(
                 session_id=session.id,
                 agent_execution_id=execution.id,
             )
-    sequence = 1 + (
-        db.scalar(
-            select(func.coalesce(func.max(SessionInteraction.interaction_sequence), 0)).where(
-                SessionInteraction.session_id == session.id
-            )
-        )
-        or 0
-    )
     question = chosen.question
+    phrased = llm_row is not None and not chosen.fell_back
     interaction = SessionInteraction(
+        id=interaction_id,
         session_id=session.id,
-        life_event_id=db.scalar(
-            select(SessionLifeEvent.life_event_id).where(
-                SessionLifeEvent.session_id == session.id, SessionLifeEvent.is_primary_focus
-            )
-        ),
-        interaction_sequence=sequence,
+        life_event_id=snapshot.primary_life_event_id,
+        interaction_sequence=snapshot.next_sequence,
         interaction_type="reflection" if question.source == "closing" else "prompt",
         agent_prompt=question.text,
         prompt_category=question.category,
-        llm_interaction_id=llm_row.id if llm_row and not chosen.fell_back else None,
-        model_used=llm_row.model if llm_row and not chosen.fell_back else "offline",
+        llm_interaction_id=llm_row.id if phrased and llm_row else None,
+        model_used=llm_row.model if phrased and llm_row else "offline",
         tokens_used=((llm_row.prompt_tokens or 0) + (llm_row.response_tokens or 0))
         if llm_row
         else 0,
@@ -757,29 +825,62 @@ def _ask(
             "follow_up_of": question.follow_up_of,
             "life_period": question.life_period,
         },
+        created_at=utcnow(),
     )
     db.add(interaction)
-    db.flush()
-    _timed(
-        db,
-        session,
-        execution,
+    trace.messages += 1
+    trace.event(
         "question.asked",
-        started,
-        {
+        started=started,
+        payload={
             "interaction_id": str(interaction.id),
             "source": question.source,
             "category": question.category,
         },
     )
-    _touch(db, session, messages=1)
-    if own_execution:
-        _finish_execution(db, execution, {"question_interaction_id": str(interaction.id)})
+    return interaction
+
+
+def _ask(
+    db: DbSession,
+    session: Session,
+    *,
+    user_id: uuid.UUID | None,
+    settings: InterviewSettings,
+    on_delta: Callable[[str], None] | None = None,
+) -> SessionInteraction:
+    """The opening question of a session (or after a resume with nothing open)."""
+    execution = _begin_execution(db, session, {"step": "opening"})
+    trace = _Trace(db, session, execution)
+    interviewer, model, budget = _llm_allowed(db, session, trace, settings)
+    snapshot = load_snapshot(db, session)
+    ctx = context_from(session, snapshot)
+    started = time.perf_counter()
+    planned = interviewer.plan(ctx)
+    use_llm = interviewer.will_call_llm(planned, use_llm=True) and bool(
+        budget and budget.allows(trace)
+    )
+    chosen = interviewer.phrase(ctx, planned, use_llm=use_llm, on_delta=on_delta)
+    interaction = _store_question(
+        db,
+        trace,
+        chosen,
+        snapshot,
+        settings=settings,
+        model=model,
+        started=started,
+        interaction_id=uuid.uuid4(),
+    )
+    _finish_execution(execution, {"question_interaction_id": str(interaction.id)})
+    _touch_agent(db, session)
+    trace.close()
+    db.flush()
     return interaction
 
 
 def _begin_execution(db: DbSession, session: Session, input_data: dict[str, Any]) -> AgentExecution:
     execution = AgentExecution(
+        id=uuid.uuid4(),
         agent_id=session.agent_id or agent_versions.ensure_interviewer_agent(db)[0].id,
         agent_version_id=session.agent_version_id,
         session_id=session.id,
@@ -789,12 +890,11 @@ def _begin_execution(db: DbSession, session: Session, input_data: dict[str, Any]
         started_at=utcnow(),
     )
     db.add(execution)
-    db.flush()
     return execution
 
 
 def _finish_execution(
-    db: DbSession, execution: AgentExecution, output: dict[str, Any], error: str | None = None
+    execution: AgentExecution, output: dict[str, Any], error: str | None = None
 ) -> None:
     execution.completed_at = utcnow()
     execution.duration_ms = int(
@@ -803,7 +903,6 @@ def _finish_execution(
     execution.output_data = output
     execution.status = "failed" if error else "succeeded"
     execution.error_message = error
-    db.flush()
 
 
 def run_turn(
@@ -815,79 +914,100 @@ def run_turn(
     settings: InterviewSettings,
     on_delta: Callable[[str], None] | None = None,
 ) -> TurnResult:
-    """Everything after the answer is saved: analysis, artifacts, memories, progress, question."""
+    """Everything after the answer is saved: analysis, artifacts, memories, progress, question.
+
+    The two LLM calls (labelling the answer, phrasing the next question) run on a worker
+    thread; while each one is out, this thread does the work that does not need its result
+    (reading the session, the offline analysis; then storing artifacts, memories and
+    progress), so the turn costs little more than the calls themselves.
+    """
     execution = _begin_execution(
         db,
         session,
         {"interaction_id": str(interaction.id), "response_method": interaction.response_method},
     )
-    events.record_event(
-        db,
-        event_type="turn.started",
-        session_id=session.id,
-        user_id=user_id,
-        trace_id=execution.trace_id,
-        agent_execution_id=execution.id,
-    )
+    trace = _Trace(db, session, execution)
+    interviewer, model, budget = _llm_allowed(db, session, trace, settings)
+    answer = interaction.storyteller_response if interaction.response_method != "skip" else None
+    labelling: Future[LlmCallResult] | None = None
+    if answer and interviewer.llm is not None and budget is not None and budget.allows(trace):
+        labelling = _LLM_THREADS.submit(request_analysis, interviewer.llm, answer)
+    trace.event("turn.started", user_id=user_id)
+
+    # While the LLM labels the answer: the offline analysis and every read the turn needs.
+    started = time.perf_counter()
+    analysis = analyze_answer(answer) if answer else None
+    snapshot = load_snapshot(db, session)
     artifacts: list[SessionArtifact] = []
-    if interaction.response_method != "skip" and interaction.storyteller_response:
-        started = time.perf_counter()
-        analysis = analyze_answer(interaction.storyteller_response)
-        analysis = _refine(db, session, execution, interaction, analysis, settings)
-        interaction.sentiment = analysis.sentiment
-        interaction.key_themes = analysis.key_themes
-        interaction.mentions_people = analysis.people
-        interaction.mentions_places = analysis.places
-        interaction.metadata_ = {**(interaction.metadata_ or {}), "analysis": analysis.to_dict()}
-        db.flush()
-        _timed(
-            db,
-            session,
-            execution,
+    if analysis is not None:
+        if labelling is not None:
+            result = labelling.result()
+            refined = merge_analysis(analysis, result)
+            row = _record_llm_call(trace, result, settings, "analysis")
+            if refined is analysis:
+                _fallback(trace, result, row, result.error_type or "bad_response", model)
+            analysis = refined
+        _apply_analysis(interaction, analysis)
+        trace.event(
             "analysis.done",
-            started,
-            {"sentiment": analysis.sentiment, "themes": analysis.key_themes},
+            started=started,
+            payload={"sentiment": analysis.sentiment, "themes": analysis.key_themes},
         )
-        artifacts = _create_artifacts(db, session, interaction, analysis, execution)
-        _write_memories(db, session, interaction, analysis, execution)
-        db.execute(
-            update(SessionLifeEvent)
-            .where(SessionLifeEvent.session_id == session.id, SessionLifeEvent.is_primary_focus)
-            .values(prompts_completed=SessionLifeEvent.prompts_completed + 1)
-        )
-    context = build_context(db, session)  # built once: for progress and the next question
-    progress = evaluate_progress(context[0])
+        artifacts = _plan_artifacts(session, interaction, analysis, snapshot.primary_life_event_id)
+        snapshot.artifacts.extend(artifacts)
+
+    ctx = context_from(session, snapshot)
+    progress = evaluate_progress(ctx)
     session.completion_percentage = progress.percentage
-    next_interaction = _ask(
+    asking = time.perf_counter()
+    planned = interviewer.plan(ctx, completion_reached=progress.can_complete)
+    phrasing: Future[NextQuestion] | None = None
+    if (
+        interviewer.will_call_llm(planned, use_llm=True)
+        and budget is not None
+        and budget.allows(trace)
+    ):
+        phrasing = _LLM_THREADS.submit(
+            interviewer.phrase, ctx, planned, use_llm=True, on_delta=on_delta
+        )
+
+    # While the interviewer phrases the question: everything that does not depend on it.
+    next_id = uuid.uuid4()
+    if analysis is not None:
+        _store_answer_outcome(db, session, trace, interaction, analysis, artifacts)
+    _save_progress(
         db,
         session,
-        user_id=user_id,
-        settings=settings,
-        execution=execution,
-        on_delta=on_delta,
-        completion_reached=progress.can_complete,
-        context=context,
+        trigger_type="agent_decision",
+        trigger_id=str(execution.id),
+        interactions=snapshot.interactions,
+        asking=(next_id, planned.key),
     )
-    _save_progress(db, session, trigger_type="agent_decision", trigger_id=str(execution.id))
-    fell_back = (
-        db.scalar(
-            select(func.count())
-            .select_from(AgentError)
-            .where(AgentError.agent_execution_id == execution.id)
-        )
-        > 0
+    _touch_agent(db, session)
+    trace.events.write()  # flushes the above too; the rest of the events follow the question
+
+    chosen = phrasing.result() if phrasing is not None else NextQuestion(planned, None, False)
+    next_interaction = _store_question(
+        db,
+        trace,
+        chosen,
+        snapshot,
+        settings=settings,
+        model=model,
+        started=asking,
+        interaction_id=next_id,
     )
     _finish_execution(
-        db,
         execution,
         {
             "next_interaction_id": str(next_interaction.id),
             "artifacts": [str(a.id) for a in artifacts],
             "completion_percentage": progress.percentage,
-            "fell_back": fell_back,
+            "fell_back": trace.fell_back,
         },
     )
-    return TurnResult(execution, next_interaction, artifacts, fell_back)
+    trace.close()
+    return TurnResult(execution, next_interaction, artifacts, trace.fell_back)
 
 
 def record_turn_failure(

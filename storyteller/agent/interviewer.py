@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from storyteller.agent.analysis import SENTIMENTS, Analysis
 from storyteller.agent.context import InterviewContext, Question
@@ -106,13 +107,19 @@ class NextQuestion:
     fallback_reason: str | None = None
 
 
+@lru_cache(maxsize=1)
+def _offline_interviewer() -> OfflineInterviewer:
+    """One offline interviewer for all turns: it holds the question bank and no other state."""
+    return OfflineInterviewer()
+
+
 class Interviewer:
     """Chooses the next question: the offline plan, phrased by the LLM when allowed."""
 
     def __init__(self, llm: LlmClient | None, system_prompt: str) -> None:
         self.llm = llm
         self.system_prompt = system_prompt
-        self.offline = OfflineInterviewer()
+        self.offline = _offline_interviewer()
 
     def next_question(
         self,
@@ -122,9 +129,28 @@ class Interviewer:
         on_delta: Callable[[str], None] | None = None,
         completion_reached: bool = False,
     ) -> NextQuestion:
-        planned = self.offline.next_question(ctx, completion_reached=completion_reached)
-        if not use_llm or self.llm is None or planned.source == "closing":
+        planned = self.plan(ctx, completion_reached=completion_reached)
+        return self.phrase(ctx, planned, use_llm=use_llm, on_delta=on_delta)
+
+    def plan(self, ctx: InterviewContext, *, completion_reached: bool = False) -> Question:
+        """The offline interviewer's choice: what to ask about next (no LLM involved)."""
+        return self.offline.next_question(ctx, completion_reached=completion_reached)
+
+    def will_call_llm(self, planned: Question, *, use_llm: bool) -> bool:
+        return use_llm and self.llm is not None and planned.source != "closing"
+
+    def phrase(
+        self,
+        ctx: InterviewContext,
+        planned: Question,
+        *,
+        use_llm: bool,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> NextQuestion:
+        """The planned question, phrased by the LLM when allowed (the plan when it fails)."""
+        if not self.will_call_llm(planned, use_llm=use_llm):
             return NextQuestion(planned, None, fell_back=False)
+        assert self.llm is not None  # noqa: S101 - will_call_llm checked it
         messages = build_messages(ctx, self.system_prompt, planned)
         result = self.llm.stream_chat(messages, on_delta=on_delta)
         text = clean_question(result.response_text) if result.success else None
@@ -181,24 +207,33 @@ def _short_strings(values: object, limit: int) -> list[str]:
     return cleaned[:limit]
 
 
-def refine_analysis(
-    llm: LlmClient, answer: str, offline: Analysis
-) -> tuple[Analysis, LlmCallResult]:
-    """The offline analysis, refined by a structured-output call when that call works."""
+def request_analysis(llm: LlmClient, answer: str) -> LlmCallResult:
+    """Ask the LLM to label one answer (structured output); needs nothing but the answer."""
     messages = [
         {"role": "system", "content": ANALYSIS_PROMPT},
         {"role": "user", "content": _field("storyteller_answer", answer)},
     ]
-    result = llm.chat_json(messages, "answer_analysis", ANALYSIS_SCHEMA, temperature=0)
+    return llm.chat_json(messages, "answer_analysis", ANALYSIS_SCHEMA, temperature=0)
+
+
+def merge_analysis(offline: Analysis, result: LlmCallResult) -> Analysis:
+    """The offline analysis refined by the LLM's labels; ``offline`` itself when unusable."""
     parsed = result.parsed if result.success and isinstance(result.parsed, dict) else None
     if parsed is None:
-        return offline, result
+        return offline
     sentiment = parsed.get("sentiment")
-    refined = replace(
+    return replace(
         offline,
         sentiment=sentiment if sentiment in SENTIMENTS else offline.sentiment,
         key_themes=_short_strings(parsed.get("key_themes"), 6) or offline.key_themes,
         people=_short_strings(parsed.get("people"), 12) or offline.people,
         places=_short_strings(parsed.get("places"), 12) or offline.places,
     )
-    return refined, result
+
+
+def refine_analysis(
+    llm: LlmClient, answer: str, offline: Analysis
+) -> tuple[Analysis, LlmCallResult]:
+    """The offline analysis, refined by a structured-output call when that call works."""
+    result = request_analysis(llm, answer)
+    return merge_analysis(offline, result), result

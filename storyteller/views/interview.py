@@ -46,14 +46,14 @@ def _page_url(session_id: uuid.UUID) -> str:
 def page(session_id: uuid.UUID):
     user = current_user.user
     session = authz.conductable_session_or_404(db.session, user, session_id)
-    waiting = interview.open_interaction(db.session, session)
+    snapshot = interview.load_snapshot(db.session, session, with_memories=False)
+    waiting = snapshot.open_interaction
     draft = interview.draft_for(db.session, waiting) if waiting else None
-    ctx, _ = interview.build_context(db.session, session, with_memories=False)
-    progress = interview.evaluate_progress(ctx)
+    progress = interview.evaluate_progress(interview.context_from(session, snapshot))
     return render_template(
         "interview/page.html",
         session=session,
-        history=[i for i in interview.interactions_of(db.session, session) if i.response_method],
+        history=[i for i in snapshot.interactions if i.response_method],
         waiting=waiting,
         draft=draft,
         progress=progress,

@@ -283,10 +283,10 @@ def test_stream_delivers_deltas_in_order_with_usage(fake_llm: FakeLlmServer, mak
     )
     fake_llm.set_latency(0.1)
     deltas: list[tuple[str, float]] = []
-    started = time.monotonic()
     result = make_client().stream_chat(
         MESSAGES, on_delta=lambda d: deltas.append((d, time.monotonic()))
     )
+    returned = time.monotonic()
     assert result.success, result.error_message
     assert [d for d, _ in deltas] == chunks
     # the callback ran as the deltas arrived, not all at the end
@@ -298,7 +298,8 @@ def test_stream_delivers_deltas_in_order_with_usage(fake_llm: FakeLlmServer, mak
     assert result.time_to_first_token_ms is not None
     assert 100 <= result.time_to_first_token_ms < result.latency_ms
     assert result.latency_ms >= 100 + 6 * 50
-    assert deltas[0][1] - started < 0.3
+    # the first words reached the caller well before the call returned (not only at the end)
+    assert returned - deltas[0][1] >= 0.2
     assert result.finish_reason == "stop"
     body = fake_llm.chat_requests[0]["json"]
     assert body["stream"] is True
