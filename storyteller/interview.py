@@ -232,6 +232,26 @@ def load_snapshot(
     )
 
 
+# How each sensitive topic of consent.SENSITIVE_TOPICS is put to the interviewer when the
+# storyteller has not agreed to talk about it (the offline interviewer reads "Do not bring
+# up ..." as a topic to avoid; the LLM gets the same line among its constraints).
+_UNCONSENTED_TOPIC = {
+    "health": "Do not bring up health, illness or hospitals unless the storyteller does first",
+    "faith": "Do not bring up faith, religion or church unless the storyteller does first",
+    "trauma": "Do not bring up trauma, war, death or loss unless the storyteller does first",
+    "relationships": "Do not bring up divorce or family conflict unless the storyteller does "
+    "first",
+    "politics": "Do not bring up politics unless the storyteller does first",
+    "finances": "Do not bring up money or finances unless the storyteller does first",
+}
+
+
+def consent_constraints(storyteller: Storyteller | None) -> list[str]:
+    """Constraints for the sensitive topics the storyteller has not explicitly agreed to."""
+    agreed = set(consent.consented_topics(storyteller)) if storyteller else set()
+    return [line for topic, line in _UNCONSENTED_TOPIC.items() if topic not in agreed]
+
+
 def context_from(session: Session, snapshot: SessionSnapshot) -> InterviewContext:
     """What the interviewer may see: this session, its life events, earlier memories."""
     interactions = snapshot.interactions
@@ -272,7 +292,8 @@ def context_from(session: Session, snapshot: SessionSnapshot) -> InterviewContex
         intention=session.intention,
         success_indicators=list(session.success_indicators or []),
         completion_indicators=list(session.completion_indicators or []),
-        constraints=list(session.constraints or []),
+        constraints=list(session.constraints or [])
+        + consent_constraints(snapshot.storyteller),
         procedure_notes=session.procedure_notes,
         node_objective=node.agent_objective if node else None,
         life_events=life_events,
