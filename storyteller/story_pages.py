@@ -24,6 +24,11 @@ class StorytellerPage:
     invitation: invitations.InvitationStatus | None = None
 
     @property
+    def language_label(self) -> str:
+        code = self.storyteller.preferred_language
+        return roster.LANGUAGES.get(code, code)
+
+    @property
     def consented_topic_labels(self) -> list[str]:
         topics = (self.consent.sensitive_topics if self.consent else None) or []
         return [consent.TOPIC_LABELS.get(t, t) for t in topics]

@@ -346,6 +346,7 @@ def test_the_storyteller_page_is_the_coordinators_hub(
     login(coordinator)
     text = client.get(f"/storytellers/{storyteller.id}").get_data(as_text=True)
     assert "Consent recorded" in text
+    assert "<dd>English</dd>" in text
     assert "Rita Reviewer (reviewer)" in text and "Cora Coordinator (coordinator)" in text
     assert "School days" in text
     for path in (
