@@ -213,6 +213,8 @@ def test_a_session_cannot_start_until_consent_is_recorded(db_session, client, lo
     assert refused.status_code == 303
     page = client.get(refused.headers["Location"]).get_data(as_text=True)
     assert "consent has not been recorded yet" in page
+    assert "Consent not recorded yet" in page  # the interview page's notice, with the link
+    assert f"/storytellers/{storyteller.id}/consent" in page
     db_session.expire_all()
     assert db_session.get(Session, session.id).status == "scheduled"
 
