@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from storyteller import audit, authz, events
+from storyteller.form_errors import FormInputError
 from storyteller.models import (
     LifeEvent,
     Session,
@@ -117,16 +118,11 @@ FIELDS = (
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 
 
-class LifeEventInputError(ValueError):
+class LifeEventInputError(FormInputError):
     """Values for a life event are not acceptable; ``errors`` maps each bad field to a message.
 
     ``field`` and ``message`` name the first problem, like the other input errors of the app.
     """
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        self.errors = dict(errors)
-        self.field, self.message = next(iter(self.errors.items()))
-        super().__init__(f"{self.field}: {self.message}")
 
 
 def period_label(key: str | None) -> str:

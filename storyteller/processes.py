@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from storyteller import audit, events
 from storyteller.agent.context import LIFE_PERIODS
+from storyteller.form_errors import FormInputError
 from storyteller.models import ProcessNode, ProcessVersion, Session, SessionTemplate, utcnow
 
 __all__ = [
@@ -68,15 +69,8 @@ LIFE_PERIOD_LABELS: dict[str, str] = {
 assert set(LIFE_PERIOD_LABELS) == set(LIFE_PERIODS)  # noqa: S101 - kept in step with the agent
 
 
-class ProcessInputError(ValueError):
+class ProcessInputError(FormInputError):
     """Values that cannot be saved; ``errors`` maps each form field to its message."""
-
-    def __init__(self, errors: Mapping[str, str] | str, message: str | None = None) -> None:
-        if isinstance(errors, str):
-            errors = {errors: message or "is not acceptable"}
-        self.errors = dict(errors)
-        self.field, self.message = next(iter(self.errors.items()))
-        super().__init__("; ".join(f"{f}: {m}" for f, m in self.errors.items()))
 
 
 class ProcessLocked(ProcessInputError):

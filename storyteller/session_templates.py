@@ -9,7 +9,7 @@ restored. Functions flush, never commit: the caller owns the transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as DbSession
 
 from storyteller import audit, events
+from storyteller.form_errors import FormInputError
 from storyteller.models import ProcessNode, ProcessVersion, SessionTemplate
 from storyteller.processes import NAME_MAX_LENGTH, parse_event_types, parse_lines
 
@@ -44,15 +45,8 @@ DURATION_MAX = 240
 TEXT_MAX_LENGTH = 5000
 
 
-class TemplateInputError(ValueError):
+class TemplateInputError(FormInputError):
     """Values that cannot be saved; ``errors`` maps each form field to its message."""
-
-    def __init__(self, errors: Mapping[str, str] | str, message: str | None = None) -> None:
-        if isinstance(errors, str):
-            errors = {errors: message or "is not acceptable"}
-        self.errors = dict(errors)
-        self.field, self.message = next(iter(self.errors.items()))
-        super().__init__("; ".join(f"{f}: {m}" for f, m in self.errors.items()))
 
 
 class TemplateLocked(TemplateInputError):

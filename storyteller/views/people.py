@@ -30,6 +30,19 @@ def _ip() -> str | None:
     return request.remote_addr
 
 
+def _record_read(actor_id: uuid.UUID, storyteller_id: uuid.UUID, object_type: str) -> None:
+    """Audit that this user read one of the storyteller's pages, and commit it."""
+    audit.record(
+        db.session,
+        actor_id=actor_id,
+        action="read",
+        object_type=object_type,
+        storyteller_id=storyteller_id,
+        ip_address=_ip(),
+    )
+    db.session.commit()
+
+
 def _show(storyteller_id: uuid.UUID):
     return redirect(url_for("storytellers.show", storyteller_id=storyteller_id), code=303)
 
@@ -171,15 +184,7 @@ def consent_page(storyteller_id: uuid.UUID):
     user = current_user.user
     storyteller = roster.managed_storyteller_or_404(db.session, user, storyteller_id)
     if request.method == "GET":
-        audit.record(
-            db.session,
-            actor_id=user.id,
-            action="read",
-            object_type="consent_record",
-            storyteller_id=storyteller.id,
-            ip_address=_ip(),
-        )
-        db.session.commit()
+        _record_read(user.id, storyteller.id, "consent_record")
         return _consent_page(storyteller)
     form = request.form
     values = {
@@ -264,15 +269,7 @@ def access(storyteller_id: uuid.UUID):
     user = current_user.user
     storyteller = roster.managed_storyteller_or_404(db.session, user, storyteller_id)
     if request.method == "GET":
-        audit.record(
-            db.session,
-            actor_id=user.id,
-            action="read",
-            object_type="storyteller_access",
-            storyteller_id=storyteller.id,
-            ip_address=_ip(),
-        )
-        db.session.commit()
+        _record_read(user.id, storyteller.id, "storyteller_access")
         return _access_page(storyteller)
     values = {
         "email": request.form.get("email", ""),
