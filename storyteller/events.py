@@ -55,6 +55,31 @@ def _checked_type(event_type: str, duration_ms: int | None) -> str:
     return event_type
 
 
+def _new_event(
+    *,
+    event_type: str,
+    session_id: uuid.UUID | None,
+    user_id: uuid.UUID | None,
+    trace_id: uuid.UUID | None,
+    payload: dict[str, Any] | None,
+    duration_ms: int | None,
+    agent_execution_id: uuid.UUID | None,
+    llm_interaction_id: uuid.UUID | None,
+) -> Event:
+    return Event(
+        event_type=_checked_type(event_type, duration_ms),
+        session_id=session_id,
+        user_id=user_id,
+        trace_id=trace_id,
+        payload=dict(payload or {}),
+        duration_ms=duration_ms,
+        agent_execution_id=agent_execution_id,
+        llm_interaction_id=llm_interaction_id,
+        timestamp_ms=epoch_ms(),
+        created_at=utcnow(),
+    )
+
+
 class EventBatch:
     """The events of one unit of work on one session, written together by ``write()``.
 
@@ -81,17 +106,15 @@ class EventBatch:
         agent_execution_id: uuid.UUID | None = None,
         llm_interaction_id: uuid.UUID | None = None,
     ) -> Event:
-        event = Event(
-            event_type=_checked_type(event_type, duration_ms),
+        event = _new_event(
+            event_type=event_type,
             session_id=self.session_id,
             user_id=user_id,
             trace_id=trace_id,
-            payload=dict(payload or {}),
+            payload=payload,
             duration_ms=duration_ms,
             agent_execution_id=agent_execution_id,
             llm_interaction_id=llm_interaction_id,
-            timestamp_ms=epoch_ms(),
-            created_at=utcnow(),
         )
         self.pending.append(event)
         return event
@@ -135,37 +158,21 @@ def record_event(
     llm_interaction_id: uuid.UUID | None = None,
 ) -> Event:
     """Add one event (numbered within its session, if any) and flush it."""
-    event_type = _checked_type(event_type, duration_ms)
-
-    def build(sequence: int | None) -> Event:
-        return Event(
-            event_type=event_type,
-            session_id=session_id,
-            user_id=user_id,
-            trace_id=trace_id,
-            payload=dict(payload or {}),
-            sequence=sequence,
-            duration_ms=duration_ms,
-            agent_execution_id=agent_execution_id,
-            llm_interaction_id=llm_interaction_id,
-            timestamp_ms=epoch_ms(),
-            created_at=utcnow(),
-        )
-
+    fields = {
+        "event_type": event_type,
+        "user_id": user_id,
+        "trace_id": trace_id,
+        "payload": payload,
+        "duration_ms": duration_ms,
+        "agent_execution_id": agent_execution_id,
+        "llm_interaction_id": llm_interaction_id,
+    }
     if session_id is None:
-        event = build(None)
+        event = _new_event(session_id=None, **fields)
         db.add(event)
         db.flush()
         return event
-
-    for attempt in range(_SEQUENCE_ATTEMPTS):
-        event = build(next_event_sequence(db, session_id))
-        try:
-            with db.begin_nested():
-                db.add(event)
-        except IntegrityError:
-            if attempt == _SEQUENCE_ATTEMPTS - 1:
-                raise
-            continue
-        return event
-    raise AssertionError("unreachable")  # pragma: no cover
+    batch = EventBatch(db, session_id)
+    event = batch.add(**fields)
+    batch.write()
+    return event
