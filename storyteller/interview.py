@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from storyteller import agent_versions, consent, events, memories, module_states
+from storyteller import agent_versions, consent, events, memories, module_states, processes
 from storyteller.agent.analysis import Analysis, analyze_answer, facts_from_analysis
 from storyteller.agent.context import ArtifactRef, InterviewContext, LifeEventRef, MemoryItem, Turn
 from storyteller.agent.interviewer import (
@@ -1177,13 +1177,9 @@ def suggest_next(db: DbSession, session: Session, progress: Progress) -> str:
     unmet = [c.indicator for c in progress.success if not c.met]
     if unmet:
         return f"Continue {session.display_name}: {unmet[0][0].lower()}{unmet[0][1:]}."
-    node = session.current_process_node
-    if node is not None:
-        following = next(
-            (n for n in node.process_version.nodes if n.sequence > node.sequence), None
-        )
-        if following is not None:
-            return f"{following.node_name}: {following.agent_objective}"
+    following = processes.next_node(session.current_process_node)
+    if following is not None:
+        return f"{following.node_name}: {following.agent_objective}"
     return "A reflection session: what these memories mean to you today."
 
 

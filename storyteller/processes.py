@@ -459,3 +459,10 @@ def _record(
         object_id=version.id,
         details={"event": event_type, **payload},
     )
+
+
+def next_node(node: ProcessNode | None) -> ProcessNode | None:
+    """The step after ``node`` in its process version (None after the last, or without one)."""
+    if node is None:
+        return None
+    return next((n for n in node.process_version.nodes if n.sequence > node.sequence), None)

@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import abort
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from storyteller import audit, authz, interview, local_time, module_states, sessions
+from storyteller import audit, authz, interview, local_time, module_states, processes, sessions
 from storyteller.events import record_event
 from storyteller.models import (
     Event,
@@ -59,7 +58,6 @@ __all__ = [
     "form_from_session",
     "form_from_template",
     "initialize_session_from_process_node",
-    "life_event_or_404",
     "parse_constraints",
     "parse_plan_form",
     "parse_session_form",
@@ -106,14 +104,6 @@ class SessionFormError(SchedulingError):
 
 
 # ----------------------------------------------------------------------------- lookups
-
-
-def life_event_or_404(db: DbSession, user: User, life_event_id: uuid.UUID) -> LifeEvent:
-    """The life event, if this user may see its storyteller; 404 otherwise."""
-    event = db.get(LifeEvent, life_event_id)
-    if event is None or not authz.can_see_storyteller(db, user, event.storyteller_id):
-        abort(404)
-    return event
 
 
 def can_change(db: DbSession, user: User, storyteller_id: uuid.UUID) -> bool:
@@ -1164,7 +1154,7 @@ def schedule_next(db: DbSession, session: Session, *, user: User | None) -> Sess
         links = [(lk.life_event_id, lk.is_primary_focus, _NEXT_LEVEL.get(lk.coverage_level))
                  for lk in session.life_event_links]
     else:
-        following = _following_node(db, node)
+        following = processes.next_node(node)
         if following is not None:
             success, completion = indicators_for_node(following)
             values.update(
@@ -1193,20 +1183,6 @@ def schedule_next(db: DbSession, session: Session, *, user: User | None) -> Sess
             links = [(lk.life_event_id, lk.is_primary_focus, "completion")
                      for lk in session.life_event_links]
     return _create(db, session.storyteller, values, links, user)
-
-
-def _following_node(db: DbSession, node: ProcessNode | None) -> ProcessNode | None:
-    if node is None:
-        return None
-    return db.scalar(
-        select(ProcessNode)
-        .where(
-            ProcessNode.process_version_id == node.process_version_id,
-            ProcessNode.sequence > node.sequence,
-        )
-        .order_by(ProcessNode.sequence)
-        .limit(1)
-    )
 
 
 # ----------------------------------------------------------------------------- choices

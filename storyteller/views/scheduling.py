@@ -13,7 +13,15 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from storyteller import audit, authz, progress_report, scheduling, session_notes, story_pages
+from storyteller import (
+    audit,
+    authz,
+    life_events,
+    progress_report,
+    scheduling,
+    session_notes,
+    story_pages,
+)
 from storyteller.extensions import db
 from storyteller.models import LifeEvent, Session, Storyteller, User
 
@@ -139,7 +147,7 @@ def new_session(storyteller_id: uuid.UUID):
 @login_required
 def plan_event(life_event_id: uuid.UUID):
     user = _user()
-    event = scheduling.life_event_or_404(db.session, user, life_event_id)
+    event = life_events.life_event_or_404(db.session, user, life_event_id)
     if user.role not in CHANGE_ROLES:
         abort(403)
     storyteller = event.storyteller
