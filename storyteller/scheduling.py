@@ -43,6 +43,7 @@ from storyteller.sessions import SessionInputError
 
 __all__ = [
     "CHANGEABLE_STATUSES",
+    "CHANGE_ROLES",
     "COVERAGE_LABELS",
     "MAX_DURATION_MINUTES",
     "SCHEDULE_STATE",
@@ -106,9 +107,13 @@ class SessionFormError(SchedulingError):
 # ----------------------------------------------------------------------------- lookups
 
 
+#: The roles that plan and change sessions (of the storytellers granted to them).
+CHANGE_ROLES = ("coordinator", "admin")
+
+
 def can_change(db: DbSession, user: User, storyteller_id: uuid.UUID) -> bool:
     """Coordinators granted to the storyteller, and admins, plan and change sessions."""
-    return user.role in ("coordinator", "admin") and authz.can_see_storyteller(
+    return user.role in CHANGE_ROLES and authz.can_see_storyteller(
         db, user, storyteller_id
     )
 

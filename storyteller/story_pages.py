@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
-from storyteller import consent, invitations, roster
-from storyteller.models import ConsentRecord, LifeEvent, Session, SessionArtifact, Storyteller
+from storyteller import consent, invitations, progress_report, roster, scheduling, session_notes
+from storyteller.models import (
+    ConsentRecord,
+    LifeEvent,
+    Session,
+    SessionArtifact,
+    Storyteller,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -66,3 +74,20 @@ def session_with_content(db: DbSession, session_id) -> Session | None:
             selectinload(Session.notes),
         )
     )
+
+
+def session_extras(db: DbSession, session: Session, user: User) -> dict[str, Any]:
+    """What the session page shows beyond the conversation: progress, schedule history,
+    notes (organisers only), and which actions this user may take."""
+    staff = user.role != "storyteller"
+    return {
+        "progress": progress_report.session_progress(db, session),
+        "history": scheduling.schedule_history(db, session) if staff else [],
+        "notes": session_notes.notes_of(db, session.id) if staff else [],
+        "show_notes": staff,
+        "can_change": user.role in scheduling.CHANGE_ROLES,
+        "changeable": session.status in scheduling.CHANGEABLE_STATUSES,
+        "follow_up": scheduling.existing_follow_up(session),
+        "note_types": session_notes.NOTE_TYPE_LABELS,
+        "coverage_labels": scheduling.COVERAGE_LABELS,
+    }

@@ -27,7 +27,7 @@ from storyteller.models import LifeEvent, Session, Storyteller, User
 
 bp = Blueprint("scheduling", __name__)
 
-CHANGE_ROLES = ("coordinator", "admin")
+CHANGE_ROLES = scheduling.CHANGE_ROLES
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -294,6 +294,7 @@ def add_note(session_id: uuid.UUID):
         return render_template(
             "storytellers/session.html",
             session=page,
+            extras=story_pages.session_extras(db.session, page, _user()),
             note_form=form,
             note_errors={exc.field: exc.message},
         ), 400
@@ -323,25 +324,3 @@ def note_followup_done(note_id: uuid.UUID):
         return redirect(back, code=303)
     return redirect(_session_url(session_id) + "#notes", code=303)
 
-
-# ----------------------------------------------------------------------------- session page
-
-
-@bp.app_template_global("session_page_extras")
-def session_page_extras(session: Session) -> dict[str, Any]:
-    """What the session page (storytellers/session.html) shows beyond the conversation:
-    progress, schedule history, notes, and which actions the signed-in user may take."""
-    user = _user()
-    staff = user.role != "storyteller"
-    can_change = user.role in CHANGE_ROLES
-    return {
-        "progress": progress_report.session_progress(db.session, session),
-        "history": scheduling.schedule_history(db.session, session) if staff else [],
-        "notes": session_notes.notes_of(db.session, session.id) if staff else [],
-        "show_notes": staff,
-        "can_change": can_change,
-        "changeable": session.status in scheduling.CHANGEABLE_STATUSES,
-        "follow_up": scheduling.existing_follow_up(session),
-        "note_types": session_notes.NOTE_TYPE_LABELS,
-        "coverage_labels": scheduling.COVERAGE_LABELS,
-    }

@@ -48,4 +48,8 @@ def session_detail(session_id: uuid.UUID):
         ip_address=request.remote_addr,
     )
     db.session.commit()
-    return render_template("storytellers/session.html", session=session)
+    return render_template(
+        "storytellers/session.html",
+        session=session,
+        extras=story_pages.session_extras(db.session, session, user),
+    )
