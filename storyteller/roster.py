@@ -19,7 +19,7 @@ from flask import abort
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from storyteller import accounts, audit, authz, events, local_time
+from storyteller import accounts, audit, authz, events, invitations, local_time
 from storyteller.models import Storyteller, StorytellerAccess, User
 from storyteller.models.people import ACCESS_LEVELS
 
@@ -160,6 +160,38 @@ def validate_details(raw: Mapping[str, str]) -> StorytellerDetails:
 
 def _email_taken(db: DbSession, email: str) -> bool:
     return db.scalar(select(User.id).where(User.email == email)) is not None
+
+
+def add_storyteller(
+    db: DbSession,
+    form: Mapping[str, str],
+    *,
+    created_by: User,
+    with_sign_in: bool,
+    invitation_settings: invitations.InvitationSettings,
+    ip_address: str | None = None,
+) -> Storyteller:
+    """The "add a storyteller" form: validate, add, and with a sign-in email the invitation.
+
+    Every refusal is a RosterError naming the form's own fields.
+    """
+    details = validate_details(form)
+    storyteller = create_storyteller(
+        db, details, created_by=created_by, with_sign_in=with_sign_in, ip_address=ip_address
+    )
+    if with_sign_in:
+        try:
+            invitations.send_invitation(
+                db,
+                storyteller,
+                invited_by=created_by,
+                settings=invitation_settings,
+                ip_address=ip_address,
+            )
+        except invitations.InvitationError as refused:
+            field = "contact_email" if refused.field == "email" else refused.field
+            raise RosterError(field, refused.message) from refused
+    return storyteller
 
 
 def create_storyteller(

@@ -86,26 +86,18 @@ def new_storyteller():
         return _details_form(template, values={"time_zone": "UTC", "preferred_language": "en"})
     form = request.form
     with_sign_in = form.get("with_sign_in") == "yes"
-    user = current_user.user
     try:
-        details = roster.validate_details(form)
-        storyteller = roster.create_storyteller(
-            db.session, details, created_by=user, with_sign_in=with_sign_in, ip_address=_ip()
+        storyteller = roster.add_storyteller(
+            db.session,
+            form,
+            created_by=current_user.user,
+            with_sign_in=with_sign_in,
+            invitation_settings=invitations.settings_from_config(current_app.config),
+            ip_address=_ip(),
         )
-        if with_sign_in:
-            invitations.send_invitation(
-                db.session,
-                storyteller,
-                invited_by=user,
-                settings=invitations.settings_from_config(current_app.config),
-                ip_address=_ip(),
-            )
-    except (roster.RosterError, invitations.InvitationError) as refused:
+    except roster.RosterError as refused:
         db.session.rollback()
-        errors = getattr(refused, "errors", {refused.field: refused.message})
-        if "email" in errors:
-            errors = {"contact_email": errors.pop("email"), **errors}
-        return _details_form(template, values=form, errors=errors, status=400)
+        return _details_form(template, values=form, errors=refused.errors, status=400)
     db.session.commit()
     if with_sign_in:
         flash(
