@@ -58,13 +58,17 @@ def _configure_extensions(app: Flask) -> None:
 def _configure_blueprints(app: Flask) -> None:
     from storyteller.views import (
         auth,
+        book,
         calendar,
         errors,
+        exports,
         home,
         interview,
         life_events,
+        memory_review,
         people,
         processes,
+        reviews,
         scheduling,
         storytellers,
     )
@@ -80,5 +84,9 @@ def _configure_blueprints(app: Flask) -> None:
         processes,
         scheduling,
         calendar,
+        reviews,
+        memory_review,
+        book,
+        exports,
     ):
         app.register_blueprint(module.bp)

@@ -414,3 +414,117 @@ class ReminderDelivery(IdMixin, CreatedMixin, Base):
         ForeignKey("mail_message.id", ondelete="SET NULL")
     )
     error_message: Mapped[str | None] = mapped_column(Text)
+
+
+CHAPTER_SOURCES = ("llm", "offline", "edited")
+EXPORT_KINDS = ("html", "pdf", "pdf_large", "epub", "markdown", "archive")
+EXPORT_STATUSES = ("queued", "running", "succeeded", "failed")
+
+
+class BookChapter(IdMixin, TimestampMixin, Base):
+    """One chapter of a storyteller's book, compiled from approved, included artifacts.
+
+    ``paragraphs`` is a list of {"text", "artifact_ids", "interaction_ids"}: every paragraph
+    keeps the artifacts and interactions it came from; ``content`` is their text joined by
+    blank lines. Reviewed like an artifact (review_status, reviewed_by, reviewed_at).
+    """
+
+    __tablename__ = "book_chapter"
+    __table_args__ = (
+        CheckConstraint(check_in("review_status", REVIEW_STATUSES), name="review_status"),
+        CheckConstraint(check_in("source", CHAPTER_SOURCES), name="source"),
+        Index("ix_book_chapter_storyteller", "storyteller_id", "sequence"),
+    )
+
+    storyteller_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("storyteller.id", ondelete="CASCADE")
+    )
+    sequence: Mapped[int]
+    title: Mapped[str] = mapped_column(String(200))
+    life_event_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("life_event.id", ondelete="SET NULL")
+    )
+    life_period: Mapped[str | None] = mapped_column(String(50))
+    content: Mapped[str] = mapped_column(Text, default="")
+    paragraphs: Mapped[list[Any]]  # [{"text", "artifact_ids", "interaction_ids"}, ...]
+    source: Mapped[str] = mapped_column(String(20), default="offline")
+    llm_interaction_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("llm_interaction.id", ondelete="SET NULL")
+    )
+    review_status: Mapped[str] = mapped_column(String(20), default="provisional")
+    reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL")
+    )
+    reviewed_at: Mapped[datetime | None]
+    review_comment: Mapped[str | None] = mapped_column(Text)
+
+    life_event: Mapped[LifeEvent | None] = relationship()
+    reviewed_by: Mapped[User | None] = relationship()
+    revisions: Mapped[list[ChapterRevision]] = relationship(
+        back_populates="chapter",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ChapterRevision.revision_number",
+    )
+
+
+class ChapterRevision(IdMixin, CreatedMixin, Base):
+    """Every edit of a chapter keeps the version it replaced: who, when, what."""
+
+    __tablename__ = "chapter_revision"
+    __table_args__ = (UniqueConstraint("chapter_id", "revision_number"),)
+
+    chapter_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("book_chapter.id", ondelete="CASCADE")
+    )
+    revision_number: Mapped[int]
+    title: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    paragraphs: Mapped[list[Any]]  # [{"text", "artifact_ids", "interaction_ids"}, ...]
+    edited_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL")
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    chapter: Mapped[BookChapter] = relationship(back_populates="revisions")
+    edited_by: Mapped[User | None] = relationship()
+
+
+class ExportJob(IdMixin, TimestampMixin, Base):
+    """One export (PDF, EPUB, archive, ...) of a storyteller's book, run in the background.
+
+    The file is written under the instance folder at ``storage_path`` (relative); the page
+    polls ``status`` / ``progress`` / ``message``; a failed job keeps ``error_message`` and
+    can be retried (``attempts`` counts the runs).
+    """
+
+    __tablename__ = "export_job"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", EXPORT_KINDS), name="kind"),
+        CheckConstraint(check_in("status", EXPORT_STATUSES), name="status"),
+        CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
+        Index("ix_export_job_storyteller", "storyteller_id", "created_at"),
+    )
+
+    storyteller_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("storyteller.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    progress: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str | None] = mapped_column(String(300))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    task_id: Mapped[str | None] = mapped_column(String(100))
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    storage_path: Mapped[str | None] = mapped_column(String(300))
+    size_bytes: Mapped[int | None]
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL")
+    )
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    storyteller: Mapped[Storyteller] = relationship()
+    requested_by: Mapped[User | None] = relationship()
