@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
-from storyteller.authz import storyteller_ids_visible_to, visible_storytellers
+from storyteller.authz import visible_storytellers
 from storyteller.models import (
     AgentError,
     LlmInteraction,
@@ -19,6 +19,7 @@ from storyteller.models import (
     User,
     utcnow,
 )
+from storyteller.reviews import QueueSummary, queue_summary
 
 SESSION_ORDER = {"in_progress": 0, "paused": 1, "scheduled": 2, "completed": 3, "cancelled": 4}
 
@@ -74,21 +75,9 @@ def coordinator_storytellers(db: DbSession, user: User) -> list[StorytellerRow]:
     ]
 
 
-def review_queue(db: DbSession, user: User, limit: int = 100) -> list[SessionArtifact]:
-    """Provisional artifacts of the storytellers granted to this user, oldest first."""
-    return list(
-        db.scalars(
-            select(SessionArtifact)
-            .join(Session, SessionArtifact.session_id == Session.id)
-            .where(
-                SessionArtifact.review_status == "provisional",
-                Session.storyteller_id.in_(storyteller_ids_visible_to(user)),
-            )
-            .options(joinedload(SessionArtifact.session).joinedload(Session.storyteller))
-            .order_by(SessionArtifact.created_at)
-            .limit(limit)
-        )
-    )
+def review_queue(db: DbSession, user: User) -> QueueSummary:
+    """What waits for this reviewer: counts per storyteller and the oldest few artifacts."""
+    return queue_summary(db, user)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Session notes (seed 003 session_note): what coordinators observe, and follow-ups to do.
+"""Session notes (seed 003 session_note): what coordinators and reviewers observe, and
+follow-ups to do.
+
+Who writes notes (``NOTE_ROLES``): the coordinators and reviewers granted to the storyteller,
+and admins. A reviewer's note ("Reviewer session notes", issue 5) is a note like any other,
+written from the session or from an artifact's review page; storytellers never see notes.
 
 Functions flush, never commit: the caller owns the transaction.
 """
@@ -20,16 +25,19 @@ from storyteller.sessions import SessionInputError
 
 __all__ = [
     "NOTE_MAX_LENGTH",
+    "NOTE_ROLES",
     "NOTE_TYPE_LABELS",
     "NoteForm",
     "NoteInputError",
     "add_note",
+    "may_write_notes",
     "mark_followup_done",
     "note_or_404",
     "notes_of",
 ]
 
 NOTE_MAX_LENGTH = 5000
+NOTE_ROLES = ("coordinator", "reviewer", "admin")
 NOTE_TYPE_LABELS = {
     "observation": "Observation",
     "concern": "Concern",
@@ -58,6 +66,11 @@ class NoteForm:
             is_important=form.get("is_important") in ("1", "on", "true", "yes"),
             requires_followup=form.get("requires_followup") in ("1", "on", "true", "yes"),
         )
+
+
+def may_write_notes(user: User) -> bool:
+    """Whether this user's role writes notes (on the sessions they may see)."""
+    return user.role in NOTE_ROLES
 
 
 def note_or_404(db: DbSession, user: User, note_id: uuid.UUID) -> SessionNote:

@@ -2,7 +2,8 @@
 
 Granted coordinators and admins plan and change sessions; everyone who may see the
 storyteller may read progress (storytellers their own; reviewers read only). A session
-note is for the people organising the sessions, so storytellers do not see notes.
+note is for the people organising and reviewing the sessions: granted coordinators and
+reviewers and admins write them; storytellers do not see notes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from storyteller import (
     story_pages,
 )
 from storyteller.extensions import db
-from storyteller.models import LifeEvent, Session, Storyteller, User
+from storyteller.models import LifeEvent, Session, SessionArtifact, Storyteller, User
+from storyteller.views import reviews as review_views
 
 bp = Blueprint("scheduling", __name__)
 
@@ -284,23 +286,52 @@ def storyteller_progress(storyteller_id: uuid.UUID):
 @bp.route("/sessions/<uuid:session_id>/notes", methods=["POST"])
 @login_required
 def add_note(session_id: uuid.UUID):
-    session = _session_to_change(session_id)
+    """Add a note: coordinators, reviewers and admins who may see the session.
+
+    Sent from an artifact's review page (``artifact_id`` in the form), a mistake is shown
+    on that page again and success returns there.
+    """
+    user = _user()
+    session = authz.session_or_404(db.session, user, session_id)
+    if not session_notes.may_write_notes(user):
+        abort(403)
+    artifact = _note_artifact(session)
     form = session_notes.NoteForm.from_request(request.form)
     try:
-        session_notes.add_note(db.session, session, form, user=_user())
+        session_notes.add_note(db.session, session, form, user=user)
     except session_notes.NoteInputError as exc:
         db.session.rollback()
+        errors = {exc.field: exc.message}
+        if artifact is not None:
+            artifact = db.session.get(SessionArtifact, artifact.id)
+            return review_views.render_artifact_page(
+                artifact, status=400, note_form=form, note_errors=errors
+            )
         page = story_pages.session_with_content(db.session, session_id)
         return render_template(
             "storytellers/session.html",
             session=page,
-            extras=story_pages.session_extras(db.session, page, _user()),
+            extras=story_pages.session_extras(db.session, page, user),
             note_form=form,
-            note_errors={exc.field: exc.message},
+            note_errors=errors,
         ), 400
     db.session.commit()
     flash("The note is added.", "success")
+    if artifact is not None:
+        return redirect(url_for("reviews.artifact", artifact_id=artifact.id) + "#notes", code=303)
     return redirect(_session_url(session_id) + "#notes", code=303)
+
+
+def _note_artifact(session: Session) -> SessionArtifact | None:
+    """The artifact whose review page sent the note, if it is one of this session's."""
+    raw = request.form.get("artifact_id", "")
+    try:
+        artifact = db.session.get(SessionArtifact, uuid.UUID(raw)) if raw else None
+    except ValueError:
+        return None
+    if artifact is None or artifact.session_id != session.id:
+        return None
+    return artifact
 
 
 @bp.route("/session-notes/<uuid:note_id>/done", methods=["POST"])
@@ -308,7 +339,7 @@ def add_note(session_id: uuid.UUID):
 def note_followup_done(note_id: uuid.UUID):
     user = _user()
     note = session_notes.note_or_404(db.session, user, note_id)
-    if user.role not in CHANGE_ROLES:
+    if not session_notes.may_write_notes(user):
         abort(403)
     session_id = note.session_id
     try:
