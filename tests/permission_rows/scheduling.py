@@ -2,7 +2,8 @@
 
 Granted coordinators and admins change; everyone who may see the storyteller reads
 progress; storytellers and reviewers are refused changes (403) on what they may see, and
-nobody but the admin finds someone else's objects (404).
+nobody but the admin finds someone else's objects (404). Session notes are written by
+granted coordinators and reviewers and by admins; storytellers are refused (403).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ CHANGE_OWN_GET = {
 
 def _own_post(ok) -> dict:
     return {**ANON_TO_SIGN_IN, "storyteller": 403, "coordinator": ok, "reviewer": 403, "admin": ok}
+
+
+def _note_post(ok) -> dict:
+    return {**ANON_TO_SIGN_IN, "storyteller": 403, "coordinator": ok, "reviewer": ok, "admin": ok}
 
 
 def _other_post(ok) -> dict:
@@ -146,13 +151,13 @@ ROWS = {
         lambda s, own: f"/sessions/{s.session(own).id}/notes",
         data={"note_type": "observation", "note_content": "Lovely stories about the farm."},
         other=_other_post(303),
-        own=_own_post(303),
+        own=_note_post(303),
     ),
     "scheduling.note_followup_done": Route(
         "POST",
         lambda s, own: f"/session-notes/{s.extra['note'].id}/done",
         setup=_note,
         other=_other_post(303),
-        own=_own_post(303),
+        own=_note_post(303),
     ),
 }
