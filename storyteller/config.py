@@ -63,6 +63,7 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int("STORYTELLER_MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
         "STORYTELLER_ENV": os.environ.get("STORYTELLER_ENV", "development"),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "STORYTELLER_TASKS_IMMEDIATE": _int("STORYTELLER_TASKS_IMMEDIATE", 0) != 0,
         "STORYTELLER_PROXY_FIX": os.environ.get("STORYTELLER_PROXY_FIX", "") not in ("", "0"),
         # Mail: "smtp" sends through SMTP_HOST; "outbox" (the default when no host is set)
         # only keeps each message in the mail_message table, shown on /outbox.

@@ -92,6 +92,7 @@ def test_config(database_url: str, instance_path: str, **extra: Any) -> dict[str
         "OPENAI_API_KEY": None,
         "OPENAI_BASE_URL": None,
         "SERVER_NAME": None,
+        "STORYTELLER_TASKS_IMMEDIATE": True,
     }
     config.update(extra)
     return config
