@@ -377,3 +377,24 @@ def test_a_queue_that_cannot_be_reached_fails_the_job_not_the_page(
     assert job.status == "failed"
     assert job.error_message.startswith("The export could not be handed to the worker")
     assert "ConnectionError" in job.error_message
+
+
+def test_book_page_shows_the_export_panel(client, login, db_session, reviewer_setup):
+    reviewer, storyteller_user, storyteller = reviewer_setup
+    login(reviewer)
+    html = client.get(f"/storytellers/{storyteller.id}/book").get_data(as_text=True)
+    assert f'action="/storytellers/{storyteller.id}/exports"' in html
+    assert '<button type="submit" name="kind" value="pdf_large" class="button">' in html
+    assert f'hx-get="/storytellers/{storyteller.id}/exports"' in html
+    assert 'hx-select="#export-jobs"' in html
+    # Without JavaScript: a plain link to the list of files.
+    assert f'<a href="/storytellers/{storyteller.id}/exports">' in html
+    # What the panel's htmx request loads: the list, by the id it selects.
+    listing = client.get(f"/storytellers/{storyteller.id}/exports").get_data(as_text=True)
+    assert '<div id="export-jobs"' in listing
+
+    client.post("/sign-out")
+    login(storyteller_user)
+    html = client.get(f"/storytellers/{storyteller.id}/book").get_data(as_text=True)
+    assert f'action="/storytellers/{storyteller.id}/exports"' not in html
+    assert f'<a href="/storytellers/{storyteller.id}/exports">' in html
