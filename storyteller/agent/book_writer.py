@@ -49,8 +49,8 @@ CHAPTER_PROMPT = (
     "warm language, in the language of the passages. Do not invent anything: no names, "
     "places, dates, numbers, feelings or events that the passages do not contain. Keep the "
     "storyteller's own phrases where you can. Use every passage at most once and keep the "
-    "order of time. Reply with a JSON object: {\"paragraphs\": [{\"text\": ..., "
-    "\"passage_ids\": [...]}]}, where passage_ids lists the ids of the passages each "
+    'order of time. Reply with a JSON object: {"paragraphs": [{"text": ..., '
+    '"passage_ids": [...]}]}, where passage_ids lists the ids of the passages each '
     "paragraph was written from (at least one)."
 )
 
