@@ -129,6 +129,7 @@ def test_one_memory_shows_its_source_and_every_use(client, login, world, db_sess
     assert "My brother Tom and I shared the attic room." in page
     assert "Childhood in Dorchester" in page and "School days" in page
     assert "3 times, in 2 sessions" in page
+    assert "To ask a question about it" in page
     assert 'name="c_name" type="text" value="Tom"' in page
     audit = db_session.scalars(
         select(AuditLog).where(AuditLog.action == "read",
