@@ -14,6 +14,7 @@ Where a photo's ``src`` points depends on the file: the PDF reads the file itsel
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,8 +76,8 @@ def print_css(edition: str = "normal") -> str:
 
 def split_paragraphs(text: str) -> list[str]:
     """A paragraph's text as the paragraphs a reader sees (blank lines split, lines join)."""
-    parts = [" ".join(line.strip() for line in block.splitlines()) for block in
-             text.strip().split("\n\n")]
+    parts = [" ".join(line.strip() for line in block.splitlines() if line.strip())
+             for block in re.split(r"\n\s*\n", text.strip())]
     return [part for part in parts if part]
 
 
