@@ -112,7 +112,7 @@ def request_export(storyteller_id: uuid.UUID):
     db.session.commit()
     job_id = job.id
     _queue(job)
-    flash("The file is being made. This page shows how far it has got.", "info")
+    flash("Your file has been asked for. This page shows how far it has got.", "info")
     return redirect(url_for("exports.job", job_id=job_id), code=303)
 
 
