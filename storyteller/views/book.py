@@ -9,18 +9,19 @@ storyteller gets 403. Someone else's storyteller or chapter: 404.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -263,6 +264,13 @@ def preview(storyteller_id: uuid.UUID):
     )
 
 
+def _chunks(path: Path, size: int = 64 * 1024) -> Iterator[bytes]:
+    """The file in pieces; it is opened only when the body is read, and always closed."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
+
+
 @bp.route("/book-photos/<uuid:document_id>")
 @login_required
 def photo(document_id: uuid.UUID):
@@ -270,7 +278,11 @@ def photo(document_id: uuid.UUID):
     path = book.photo_path(document, current_app.instance_path)
     if path is None:
         abort(404)
-    response = send_file(path, mimetype=document.content_type or None, conditional=True)
+    response = Response(
+        _chunks(path),
+        mimetype=document.content_type or "application/octet-stream",
+    )
+    response.headers["Content-Length"] = str(path.stat().st_size)
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
