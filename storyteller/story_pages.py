@@ -86,6 +86,7 @@ def session_extras(db: DbSession, session: Session, user: User) -> dict[str, Any
         "notes": session_notes.notes_of(db, session.id) if staff else [],
         "show_notes": staff,
         "can_change": user.role in scheduling.CHANGE_ROLES,
+        "can_write_notes": session_notes.may_write_notes(user),
         "changeable": session.status in scheduling.CHANGEABLE_STATUSES,
         "follow_up": scheduling.existing_follow_up(session),
         "note_types": session_notes.NOTE_TYPE_LABELS,

@@ -134,3 +134,22 @@ def test_the_storyteller_does_not_see_notes(client, login, db_session, make_user
     assert "Private worry" not in body and "Add a note" not in body
     body = client.get(f"/storytellers/{storyteller.id}/progress").get_data(as_text=True)
     assert "Open follow-ups" not in body
+
+
+def test_a_reviewer_adds_notes_from_the_session_page(client, login, db_session, make_user,
+                                                     make_storyteller, make_session):
+    reviewer = make_user("reviewer", name="Rita Reviewer")
+    storyteller = make_storyteller(display_name="Margaret", granted_to=(reviewer,))
+    session = make_session(storyteller)
+    login(reviewer)
+    body = client.get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert "Add a note" in body
+    assert "Change or reschedule" not in body  # notes yes, schedule changes no
+    response = client.post(
+        f"/sessions/{session.id}/notes",
+        data={"note_type": "insight", "note_content": "The bakery story needs a date."},
+    )
+    assert response.status_code == 303
+    assert "The bakery story needs a date." in client.get(
+        f"/sessions/{session.id}"
+    ).get_data(as_text=True)

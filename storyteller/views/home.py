@@ -26,6 +26,6 @@ def index():
         )
     if user.role == "reviewer":
         return render_template(
-            "home/reviewer.html", artifacts=role_homes.review_queue(db.session, user)
+            "home/reviewer.html", queue=role_homes.review_queue(db.session, user)
         )
     return render_template("home/admin.html", overview=role_homes.system_overview(db.session))
