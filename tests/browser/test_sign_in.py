@@ -38,7 +38,7 @@ def _prepare(live_server, role: str):
 
 HOME_HEADINGS = {
     "coordinator": "Your storytellers",
-    "reviewer": "Review queue",
+    "reviewer": "Stories to review",
     "admin": "System overview",
 }
 
