@@ -26,24 +26,13 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from storyteller import audit, authz, book, interview
+from storyteller import authz, book, interview
 from storyteller.book_content import UPLOADS_FOLDER, load_book
 from storyteller.extensions import db
 from storyteller.models import BookChapter, Storyteller
+from storyteller.views.audit_trail import record_read
 
 bp = Blueprint("book", __name__)
-
-
-def _audit_read(storyteller_id: uuid.UUID, object_type: str, object_id: Any) -> None:
-    audit.record(
-        db.session,
-        actor_id=current_user.user.id,
-        action="read",
-        object_type=object_type,
-        object_id=object_id,
-        storyteller_id=storyteller_id,
-        ip_address=request.remote_addr,
-    )
 
 
 def _managed_chapter(chapter_id: uuid.UUID) -> BookChapter:
@@ -73,7 +62,7 @@ def _render_index(storyteller: Storyteller, errors: dict[str, str] | None = None
 @login_required
 def index(storyteller_id: uuid.UUID):
     storyteller = authz.storyteller_or_404(db.session, current_user.user, storyteller_id)
-    _audit_read(storyteller.id, "book", storyteller.id)
+    record_read("book", storyteller_id=storyteller.id, object_id=storyteller.id)
     db.session.commit()
     return _render_index(storyteller)
 
@@ -145,7 +134,7 @@ def _render_chapter(chapter: BookChapter, errors: dict[str, str] | None = None, 
 @login_required
 def chapter(chapter_id: uuid.UUID):
     found = book.chapter_or_404(db.session, current_user.user, chapter_id)
-    _audit_read(found.storyteller_id, "book_chapter", found.id)
+    record_read("book_chapter", storyteller_id=found.storyteller_id, object_id=found.id)
     db.session.commit()
     return _render_chapter(found)
 
@@ -229,7 +218,7 @@ def chapter_diff(chapter_id: uuid.UUID):
         diff = book.revision_diff(db.session, chapter, values["from"], values["to"])
     except book.BookInputError as exc:
         errors = exc.errors
-    _audit_read(chapter.storyteller_id, "book_chapter", chapter.id)
+    record_read("book_chapter", storyteller_id=chapter.storyteller_id, object_id=chapter.id)
     db.session.commit()
     return render_template(
         "book/diff.html",
@@ -257,7 +246,7 @@ def preview(storyteller_id: uuid.UUID):
         for photo in the_book.photos
         if str(photo.path) in by_key
     }
-    _audit_read(storyteller.id, "book_preview", storyteller.id)
+    record_read("book_preview", storyteller_id=storyteller.id, object_id=storyteller.id)
     db.session.commit()
     return render_template(
         "book/preview.html", storyteller=storyteller, book=the_book, photo_urls=photo_urls

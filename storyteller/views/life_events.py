@@ -12,9 +12,10 @@ import uuid
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from storyteller import audit, authz, coverage, life_events
+from storyteller import authz, coverage, life_events
 from storyteller.extensions import db
 from storyteller.models import LifeEvent, Storyteller
+from storyteller.views.audit_trail import record_read
 
 bp = Blueprint("life_events", __name__)
 
@@ -40,18 +41,6 @@ EVENT_TYPE_SUGGESTIONS = (
 
 def _timeline_url(storyteller_id: uuid.UUID) -> str:
     return url_for("life_events.timeline", storyteller_id=storyteller_id)
-
-
-def _read(storyteller: Storyteller, object_type: str) -> None:
-    audit.record(
-        db.session,
-        actor_id=current_user.user.id,
-        action="read",
-        object_type=object_type,
-        object_id=storyteller.id,
-        storyteller_id=storyteller.id,
-        ip_address=request.remote_addr,
-    )
 
 
 def _form_values() -> dict[str, str]:
@@ -91,7 +80,7 @@ def timeline(storyteller_id: uuid.UUID):
     user = current_user.user
     storyteller = authz.storyteller_or_404(db.session, user, storyteller_id)
     line = life_events.timeline(db.session, storyteller)
-    _read(storyteller, "life_events")
+    record_read("life_events", storyteller_id=storyteller.id, object_id=storyteller.id)
     db.session.commit()
     return render_template(
         "life_events/timeline.html",
@@ -186,7 +175,7 @@ def coverage_page(storyteller_id: uuid.UUID):
     user = current_user.user
     storyteller = authz.storyteller_or_404(db.session, user, storyteller_id)
     the_map = coverage.coverage_map(db.session, storyteller)
-    _read(storyteller, "coverage")
+    record_read("coverage", storyteller_id=storyteller.id, object_id=storyteller.id)
     db.session.commit()
     may_schedule = user.role in ("admin", "coordinator")
 

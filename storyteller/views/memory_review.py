@@ -10,33 +10,21 @@ annotation of someone the user may not see is "not found" (404), before any role
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from storyteller import audit, authz, memory_review
+from storyteller import authz, memory_review
 from storyteller.extensions import db
 from storyteller.models import InteractionMemory, Storyteller, User
 from storyteller.models.memory import VERIFICATION_STATUSES
+from storyteller.views.audit_trail import record_read
 
 bp = Blueprint("memory_review", __name__)
 
 
 def _user() -> User:
     return current_user.user
-
-
-def _read(object_type: str, object_id: Any, storyteller_id: uuid.UUID) -> None:
-    audit.record(
-        db.session,
-        actor_id=_user().id,
-        action="read",
-        object_type=object_type,
-        object_id=object_id,
-        storyteller_id=storyteller_id,
-        ip_address=request.remote_addr,
-    )
 
 
 def _memory_url(memory_id: uuid.UUID) -> str:
@@ -57,7 +45,7 @@ def index(storyteller_id: uuid.UUID):
         errors, status = exc.errors, 400
         filters = memory_review.MemoryFilters()
     rows = memory_review.list_memories(db.session, storyteller, filters)
-    _read("interaction_memory", storyteller.id, storyteller.id)
+    record_read("interaction_memory", object_id=storyteller.id, storyteller_id=storyteller.id)
     db.session.commit()
     return render_template(
         "memories/index.html",
@@ -114,7 +102,7 @@ def _render_show(
 @login_required
 def show(memory_id: uuid.UUID):
     memory = memory_review.memory_or_404(db.session, _user(), memory_id)
-    _read("interaction_memory", memory.id, memory.storyteller_id)
+    record_read("interaction_memory", object_id=memory.id, storyteller_id=memory.storyteller_id)
     db.session.commit()
     return _render_show(memory)
 

@@ -17,9 +17,10 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user
 
-from storyteller import accounts, audit, authz, consent, invitations, local_time, roster
+from storyteller import accounts, authz, consent, invitations, local_time, roster
 from storyteller.extensions import db
 from storyteller.models import Storyteller
+from storyteller.views.audit_trail import record_read
 
 bp = Blueprint("people", __name__)
 
@@ -28,19 +29,6 @@ MAX_TOKEN_LENGTH = 200
 
 def _ip() -> str | None:
     return request.remote_addr
-
-
-def _record_read(actor_id: uuid.UUID, storyteller_id: uuid.UUID, object_type: str) -> None:
-    """Audit that this user read one of the storyteller's pages, and commit it."""
-    audit.record(
-        db.session,
-        actor_id=actor_id,
-        action="read",
-        object_type=object_type,
-        storyteller_id=storyteller_id,
-        ip_address=_ip(),
-    )
-    db.session.commit()
 
 
 def _show(storyteller_id: uuid.UUID):
@@ -176,7 +164,8 @@ def consent_page(storyteller_id: uuid.UUID):
     user = current_user.user
     storyteller = roster.managed_storyteller_or_404(db.session, user, storyteller_id)
     if request.method == "GET":
-        _record_read(user.id, storyteller.id, "consent_record")
+        record_read("consent_record", storyteller_id=storyteller.id)
+        db.session.commit()
         return _consent_page(storyteller)
     form = request.form
     values = {
@@ -261,7 +250,8 @@ def access(storyteller_id: uuid.UUID):
     user = current_user.user
     storyteller = roster.managed_storyteller_or_404(db.session, user, storyteller_id)
     if request.method == "GET":
-        _record_read(user.id, storyteller.id, "storyteller_access")
+        record_read("storyteller_access", storyteller_id=storyteller.id)
+        db.session.commit()
         return _access_page(storyteller)
     values = {
         "email": request.form.get("email", ""),

@@ -9,7 +9,6 @@ the user may not see is "not found" (404), before any role check.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -23,9 +22,10 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from storyteller import audit, authz, reviews, session_notes
+from storyteller import authz, reviews, session_notes
 from storyteller.extensions import db
 from storyteller.models import SessionArtifact, Storyteller, User
+from storyteller.views.audit_trail import record_read
 
 bp = Blueprint("reviews", __name__)
 
@@ -56,18 +56,6 @@ def _own_artifact(artifact_id: uuid.UUID) -> SessionArtifact:
     if user.role != "storyteller":
         abort(403)
     return artifact
-
-
-def _read(object_type: str, object_id: Any, storyteller_id: uuid.UUID | None) -> None:
-    audit.record(
-        db.session,
-        actor_id=_user().id,
-        action="read",
-        object_type=object_type,
-        object_id=object_id,
-        storyteller_id=storyteller_id,
-        ip_address=_ip(),
-    )
 
 
 def _artifact_url(artifact_id: uuid.UUID, anchor: str = "") -> str:
@@ -120,7 +108,7 @@ def queue():
     except reviews.ReviewInputError as exc:
         errors = exc.errors
         filters, page = reviews.QueueFilters(), None
-    _read("review_queue", None, filters.storyteller_id)
+    record_read("review_queue", object_id=None, storyteller_id=filters.storyteller_id)
     db.session.commit()
     context = {
         "filters": filters,
@@ -144,7 +132,9 @@ def queue():
 @login_required
 def artifact(artifact_id: uuid.UUID):
     artifact = _artifact_to_review(artifact_id)
-    _read("session_artifact", artifact.id, artifact.session.storyteller_id)
+    record_read(
+        "session_artifact", object_id=artifact.id, storyteller_id=artifact.session.storyteller_id
+    )
     db.session.commit()
     return render_artifact_page(artifact)
 
@@ -243,7 +233,9 @@ def diff(artifact_id: uuid.UUID):
     except reviews.ReviewInputError as exc:
         errors = exc.errors
         all_versions, result = reviews.versions(db.session, artifact), None
-    _read("artifact_revision", artifact.id, artifact.session.storyteller_id)
+    record_read(
+        "artifact_revision", object_id=artifact.id, storyteller_id=artifact.session.storyteller_id
+    )
     db.session.commit()
     return render_template(
         "reviews/diff.html",
@@ -287,7 +279,7 @@ def storyteller_artifacts(storyteller_id: uuid.UUID):
     if user.role not in reviews.REVIEW_ROLES:
         abort(403)
     approved = reviews.approved_artifacts(db.session, storyteller)
-    _read("approved_artifacts", storyteller.id, storyteller.id)
+    record_read("approved_artifacts", object_id=storyteller.id, storyteller_id=storyteller.id)
     db.session.commit()
     return render_template(
         "reviews/storyteller_artifacts.html",
@@ -314,7 +306,7 @@ def my_stories():
     profile = _own_profile(user)
     artifacts = reviews.my_artifacts(db.session, profile) if profile else []
     if profile:
-        _read("my_stories", profile.id, profile.id)
+        record_read("my_stories", object_id=profile.id, storyteller_id=profile.id)
     db.session.commit()
     return render_template(
         "reviews/my_stories.html",

@@ -15,7 +15,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from storyteller import (
-    audit,
     authz,
     life_events,
     progress_report,
@@ -26,6 +25,7 @@ from storyteller import (
 from storyteller.extensions import db
 from storyteller.models import LifeEvent, Session, SessionArtifact, Storyteller, User
 from storyteller.views import reviews as review_views
+from storyteller.views.audit_trail import record_read
 
 bp = Blueprint("scheduling", __name__)
 
@@ -57,18 +57,6 @@ def _session_to_change(session_id: uuid.UUID) -> Session:
 
 def _session_url(session_id: uuid.UUID) -> str:
     return url_for("storytellers.session_detail", session_id=session_id)
-
-
-def _read(object_type: str, object_id: uuid.UUID, storyteller_id: uuid.UUID) -> None:
-    audit.record(
-        db.session,
-        actor_id=_user().id,
-        action="read",
-        object_type=object_type,
-        object_id=object_id,
-        storyteller_id=storyteller_id,
-        ip_address=request.remote_addr,
-    )
 
 
 def _render_form(
@@ -258,7 +246,7 @@ def cancel_session(session_id: uuid.UUID):
 def progress(session_id: uuid.UUID):
     session = authz.session_or_404(db.session, _user(), session_id)
     report = progress_report.session_progress(db.session, session)
-    _read("session_progress", session.id, session.storyteller_id)
+    record_read("session_progress", object_id=session.id, storyteller_id=session.storyteller_id)
     db.session.commit()
     return render_template("scheduling/progress.html", session=session, report=report)
 
@@ -269,7 +257,7 @@ def storyteller_progress(storyteller_id: uuid.UUID):
     user = _user()
     storyteller = authz.storyteller_or_404(db.session, user, storyteller_id)
     report = progress_report.storyteller_progress(db.session, storyteller)
-    _read("storyteller_progress", storyteller.id, storyteller.id)
+    record_read("storyteller_progress", object_id=storyteller.id, storyteller_id=storyteller.id)
     db.session.commit()
     return render_template(
         "scheduling/storyteller_progress.html",
