@@ -57,20 +57,30 @@ def _configure_extensions(app: Flask) -> None:
 
 def _configure_blueprints(app: Flask) -> None:
     from storyteller.views import (
+        agent_errors,
+        agents,
+        audit_log,
         auth,
         book,
         calendar,
+        dashboards,
+        data_browser,
         errors,
         exports,
         home,
         interview,
         life_events,
         memory_review,
+        operations,
         people,
+        photos,
+        privacy,
         processes,
+        recordings,
         reviews,
         scheduling,
         storytellers,
+        traces,
     )
 
     for module in (
@@ -88,5 +98,15 @@ def _configure_blueprints(app: Flask) -> None:
         memory_review,
         book,
         exports,
+        recordings,
+        photos,
+        operations,
+        dashboards,
+        traces,
+        agent_errors,
+        agents,
+        data_browser,
+        privacy,
+        audit_log,
     ):
         app.register_blueprint(module.bp)

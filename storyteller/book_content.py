@@ -20,11 +20,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from storyteller.file_storage import UPLOADS_FOLDER
 from storyteller.models import BookChapter, Document, SessionArtifact, Storyteller, utcnow
 
 __all__ = ["Book", "BookParagraph", "Chapter", "Photo", "UPLOADS_FOLDER", "load_book"]
-
-UPLOADS_FOLDER = "uploads"  # under the instance folder
 
 
 @dataclass(frozen=True)

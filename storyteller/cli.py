@@ -104,3 +104,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(recompute_command)
     app.cli.add_command(send_reminders_command)
+    from storyteller import commands
+
+    for command in commands.discover():
+        app.cli.add_command(command)

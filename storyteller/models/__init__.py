@@ -9,11 +9,13 @@ from storyteller.models.agents import (
     Document,
     Event,
     LlmInteraction,
+    LlmUsageDaily,
     PerformanceDaily,
     SessionMetric,
     UsageDaily,
 )
 from storyteller.models.base import Base, utcnow
+from storyteller.models.media import AudioChunk, AudioRecording
 from storyteller.models.memory import (
     InteractionMemory,
     MemoryAccess,
@@ -50,6 +52,8 @@ from storyteller.models.sessions import (
 
 __all__ = [
     "Agent",
+    "AudioChunk",
+    "AudioRecording",
     "AnswerDraft",
     "AgentError",
     "AgentExecution",
@@ -70,6 +74,7 @@ __all__ = [
     "InteractionMemory",
     "LifeEvent",
     "LlmInteraction",
+    "LlmUsageDaily",
     "LoginAttempt",
     "LoginSession",
     "MemoryAccess",

@@ -349,3 +349,78 @@ class Document(IdMixin, CreatedMixin, Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user.id", ondelete="SET NULL")
     )
+
+
+# Upper bounds (ms) of the latency histogram buckets kept by llm_usage_daily; the last
+# bucket is open-ended. Histograms add up across days, so p50/p95 over any range come
+# from the rollups (to within one bucket), without reading raw rows.
+LATENCY_BUCKETS_MS = (
+    25,
+    50,
+    75,
+    100,
+    150,
+    200,
+    250,
+    300,
+    400,
+    500,
+    650,
+    800,
+    1000,
+    1250,
+    1500,
+    2000,
+    2500,
+    3000,
+    4000,
+    5000,
+    6500,
+    8000,
+    10000,
+    15000,
+    20000,
+    30000,
+    60000,
+)
+
+
+class LlmUsageDaily(IdMixin, TimestampMixin, Base):
+    """LLM calls per day at the dashboard's grain: (date, storyteller, agent, version, model).
+
+    Finer than seed 004's usage_daily (which has no model, version or latency spread), so the
+    dashboards over long ranges never read raw llm_interaction rows. ``dimension_key`` joins
+    the nullable dimensions into one string so the UNIQUE constraint holds with NULLs.
+    Written by ``flask rollup``; recomputable for any date range.
+    """
+
+    __tablename__ = "llm_usage_daily"
+    __table_args__ = (
+        UniqueConstraint("date", "dimension_key"),
+        Index("ix_llm_usage_daily_date", "date"),
+        Index("ix_llm_usage_daily_storyteller_date", "storyteller_id", "date"),
+    )
+
+    date: Mapped[date]
+    dimension_key: Mapped[str] = mapped_column(String(300))
+    storyteller_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("storyteller.id", ondelete="CASCADE")
+    )
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"))
+    agent_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agent_version.id", ondelete="SET NULL")
+    )
+    model: Mapped[str] = mapped_column(String(200))
+    calls: Mapped[int] = mapped_column(default=0)
+    failed_calls: Mapped[int] = mapped_column(default=0)
+    fallback_calls: Mapped[int] = mapped_column(default=0)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    response_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    priced_calls: Mapped[int] = mapped_column(default=0)
+    unpriced_calls: Mapped[int] = mapped_column(default=0)
+    total_cost: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    latency_sum_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    latency_histogram: Mapped[list[int]] = mapped_column(default=list)
+    ttft_count: Mapped[int] = mapped_column(default=0)
+    ttft_sum_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    ttft_histogram: Mapped[list[int]] = mapped_column(default=list)

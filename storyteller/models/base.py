@@ -63,6 +63,7 @@ class Base(DeclarativeBase):
         dict[str, Any]: JsonType,
         list[Any]: JsonType,
         list[str]: JsonType,
+        list[int]: JsonType,
         Decimal: Money,
         uuid.UUID: Uuid(),
     }

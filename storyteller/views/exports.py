@@ -142,9 +142,7 @@ def download(job_id: uuid.UUID):
         abort(404)
     _audit("export", "export_file", job.id, job.storyteller_id, kind=job.kind, file=job.file_name)
     db.session.commit()
-    response = Response(
-        _file_chunks(path), mimetype=job.content_type or "application/octet-stream"
-    )
+    response = Response(_file_chunks(path), mimetype=job.content_type or "application/octet-stream")
     response.headers.set("Content-Disposition", "attachment", filename=job.file_name or path.name)
     response.headers["Content-Length"] = str(path.stat().st_size)
     response.headers["Cache-Control"] = "no-store"

@@ -71,8 +71,11 @@ def _render_show(
     detail = memory_review.memory_detail(db.session, memory)
     change_values = {f"c_{k}": v for k, v in memory_review.editable_values(memory).items()}
     change_values.update(
-        {"annotation_type": "correction", "memory_type": memory.memory_type,
-         "memory_key": memory.memory_key or ""}
+        {
+            "annotation_type": "correction",
+            "memory_type": memory.memory_type,
+            "memory_key": memory.memory_key or "",
+        }
     )
     submitted = values or {}
     if submitted.get("annotation_type") in memory_review.CHANGE_KINDS:
@@ -127,7 +130,8 @@ def annotate(memory_id: uuid.UUID):
     db.session.commit()
     if kind == "verification":
         message = (
-            "Marked as right." if verdict == "verified"
+            "Marked as right."
+            if verdict == "verified"
             else "Marked as wrong. The interviewer will no longer bring it up."
         )
     else:

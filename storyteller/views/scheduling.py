@@ -230,7 +230,9 @@ def cancel_session(session_id: uuid.UUID):
         db.session.rollback()
         session = db.session.get(Session, session_id)
         return render_template(
-            "scheduling/cancel.html", session=session, reason=reason,
+            "scheduling/cancel.html",
+            session=session,
+            reason=reason,
             errors={exc.field: exc.message},
         ), 400
     db.session.commit()
@@ -342,4 +344,3 @@ def note_followup_done(note_id: uuid.UUID):
     if back.startswith("/") and not back.startswith("//"):
         return redirect(back, code=303)
     return redirect(_session_url(session_id) + "#notes", code=303)
-
