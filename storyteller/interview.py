@@ -23,7 +23,15 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from storyteller import agent_versions, consent, events, memories, module_states, processes
+from storyteller import (
+    agent_versions,
+    consent,
+    events,
+    memories,
+    module_states,
+    processes,
+    session_metrics,
+)
 from storyteller.agent.analysis import Analysis, analyze_answer, facts_from_analysis
 from storyteller.agent.context import ArtifactRef, InterviewContext, LifeEventRef, MemoryItem, Turn
 from storyteller.agent.interviewer import (
@@ -1027,6 +1035,7 @@ def run_turn(
             "fell_back": trace.fell_back,
         },
     )
+    session_metrics.record_turn(db, session, execution)
     trace.close()
     return TurnResult(execution, next_interaction, artifacts, trace.fell_back)
 
@@ -1098,6 +1107,7 @@ def finish(db: DbSession, session: Session, *, user_id: uuid.UUID | None) -> Ses
     )
     _touch(db, session)
     _save_progress(db, session, trigger_type="user_action", trigger_id="session.completed")
+    session_metrics.record_end(db, session)
     return session
 
 
@@ -1114,7 +1124,7 @@ def rate(db: DbSession, session: Session, *, satisfaction: int, user_id: uuid.UU
         user_id=user_id,
         payload={"satisfaction": satisfaction},
     )
-    db.flush()
+    session_metrics.record_satisfaction(db, session, satisfaction)
 
 
 def build_summary(
