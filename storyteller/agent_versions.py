@@ -7,13 +7,18 @@ configuration. Functions flush, never commit: the caller owns the transaction.
 from __future__ import annotations
 
 import copy
+import math
+import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
+from storyteller import audit
+from storyteller.form_errors import FormInputError
 from storyteller.models import Agent, AgentVersion, utcnow
 
 __all__ = [
@@ -21,9 +26,14 @@ __all__ = [
     "DEFAULT_TEMPERATURE",
     "INTERVIEWER_NAME",
     "INTERVIEWER_VERSION",
+    "VERSION_FORM_FIELDS",
     "VERSION_NUMBER_MAX_LENGTH",
     "AgentVersionError",
     "activate_agent_version",
+    "create_version_from_form",
+    "next_version_number",
+    "switch_to_version",
+    "versions_of",
     "active_interviewer",
     "active_version",
     "create_agent_version",
@@ -252,4 +262,153 @@ def activate_agent_version(db: DbSession, version: AgentVersion) -> AgentVersion
     version.deactivated_at = None
     agent.configuration = copy.deepcopy(version.configuration)
     db.flush()
+    return version
+
+
+# ----------------------------------------------------------------------------- admin pages
+
+SYSTEM_PROMPT_MAX_LENGTH = 20_000
+CHANGES_MAX_LENGTH = 2_000
+MODEL_MAX_LENGTH = 100
+TEMPERATURE_MIN, TEMPERATURE_MAX = 0.0, 2.0
+VERSION_FORM_FIELDS = ("system_prompt", "model", "temperature", "changes", "version_number")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+
+def versions_of(db: DbSession, agent_id: uuid.UUID) -> list[AgentVersion]:
+    """An agent's versions, newest first."""
+    return list(
+        db.scalars(
+            select(AgentVersion)
+            .where(AgentVersion.agent_id == agent_id)
+            .order_by(AgentVersion.created_at.desc(), AgentVersion.version_number.desc())
+        )
+    )
+
+
+def next_version_number(db: DbSession, agent_id: uuid.UUID) -> str:
+    """The next minor number after the highest MAJOR.MINOR.PATCH the agent has ("1.1.0")."""
+    numbers = db.scalars(
+        select(AgentVersion.version_number).where(AgentVersion.agent_id == agent_id)
+    ).all()
+    parsed = [tuple(int(p) for p in m.groups()) for n in numbers if (m := _SEMVER.match(n))]
+    major, minor, _patch = max(parsed, default=(1, -1, 0))
+    candidate = f"{major}.{minor + 1}.0"
+    while candidate in numbers:  # a hand-written number in the way: keep counting
+        minor += 1
+        candidate = f"{major}.{minor + 1}.0"
+    return candidate
+
+
+def _temperature(raw: str | None, errors: dict[str, str]) -> float | None:
+    """The temperature typed (a comma as decimal mark accepted), or None with its mistake."""
+    try:
+        value = float((raw or "").strip().replace(",", "."))
+    except ValueError:
+        errors["temperature"] = "Give the temperature as a number from 0 to 2, for example 0.7."
+        return None
+    if not math.isfinite(value) or not TEMPERATURE_MIN <= value <= TEMPERATURE_MAX:
+        errors["temperature"] = "The temperature must be between 0 and 2."
+        return None
+    return value
+
+
+def create_version_from_form(
+    db: DbSession,
+    agent: Agent,
+    form: Mapping[str, str],
+    *,
+    created_by_id: uuid.UUID | None,
+    ip_address: str | None = None,
+) -> AgentVersion:
+    """A new, inactive version from the admin's form; ``FormInputError`` with every mistake.
+
+    Fields: ``system_prompt`` (required), ``model`` (blank: the configured default model),
+    ``temperature`` (0 to 2), ``changes`` (what changed and why, required) and
+    ``version_number`` (blank: the next minor number).
+    """
+    errors: dict[str, str] = {}
+    prompt = (form.get("system_prompt") or "").strip()
+    if not prompt:
+        errors["system_prompt"] = "Write the instructions the interviewer follows."
+    elif len(prompt) > SYSTEM_PROMPT_MAX_LENGTH:
+        errors["system_prompt"] = (
+            f"The instructions can be at most {SYSTEM_PROMPT_MAX_LENGTH:,} characters long."
+        )
+    model = (form.get("model") or "").strip()
+    if len(model) > MODEL_MAX_LENGTH:
+        errors["model"] = f"A model name has at most {MODEL_MAX_LENGTH} characters."
+    elif model and not _MODEL_NAME.match(model):
+        errors["model"] = "A model name has no spaces, for example gpt-4o-mini."
+    temperature = _temperature(form.get("temperature"), errors)
+    changes = (form.get("changes") or "").strip()
+    if not changes:
+        errors["changes"] = "Say in a sentence what this version changes and why."
+    elif len(changes) > CHANGES_MAX_LENGTH:
+        errors["changes"] = f"The description can be at most {CHANGES_MAX_LENGTH:,} characters."
+    number = (form.get("version_number") or "").strip() or next_version_number(db, agent.id)
+    if len(number) > VERSION_NUMBER_MAX_LENGTH:
+        errors["version_number"] = (
+            f"A version number has at most {VERSION_NUMBER_MAX_LENGTH} characters."
+        )
+    elif db.scalar(
+        select(AgentVersion.id).where(
+            AgentVersion.agent_id == agent.id, AgentVersion.version_number == number
+        )
+    ):
+        errors["version_number"] = f"Version {number} already exists; choose another number."
+    if errors:
+        raise FormInputError(errors)
+    version = create_agent_version(
+        db,
+        agent_id=agent.id,
+        version_number=number,
+        changes={"summary": changes},
+        configuration={"system_prompt": prompt, "model": model or None, "temperature": temperature},
+        created_by_id=created_by_id,
+    )
+    audit.record(
+        db,
+        actor_id=created_by_id,
+        action="create",
+        object_type="agent_version",
+        object_id=version.id,
+        ip_address=ip_address,
+        details={"agent": agent.name, "version": number},
+    )
+    return version
+
+
+def switch_to_version(
+    db: DbSession,
+    version: AgentVersion,
+    *,
+    actor_id: uuid.UUID | None,
+    ip_address: str | None = None,
+) -> AgentVersion:
+    """Activate ``version`` (a roll back when it is older than the active one), with an audit row.
+
+    Sessions already started keep the version they were pinned to; only sessions started
+    from now on use this one. Nothing is recorded when it already was the active version.
+    """
+    previous = active_version(db, version.agent_id)
+    if previous is not None and previous.id == version.id:
+        return version
+    rollback = previous is not None and version.created_at < previous.created_at
+    activate_agent_version(db, version)
+    audit.record(
+        db,
+        actor_id=actor_id,
+        action="update",
+        object_type="agent_version",
+        object_id=version.id,
+        ip_address=ip_address,
+        details={
+            "change": "rollback" if rollback else "activate",
+            "agent_id": str(version.agent_id),
+            "version": version.version_number,
+            "previous_version": previous.version_number if previous else None,
+        },
+    )
     return version
