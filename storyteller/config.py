@@ -65,6 +65,13 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "STORYTELLER_TASKS_IMMEDIATE": _int("STORYTELLER_TASKS_IMMEDIATE", 0) != 0,
         "STORYTELLER_PROXY_FIX": os.environ.get("STORYTELLER_PROXY_FIX", "") not in ("", "0"),
+        # /metrics answers a request carrying "Authorization: Bearer <METRICS_TOKEN>", or one
+        # from this machine (127.0.0.1 / ::1) that no proxy forwarded; everyone else gets 404.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        # "json": one JSON object per log line (the default in production); "text" otherwise.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT")
+        or ("json" if os.environ.get("STORYTELLER_ENV") == "production" else "text"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # Mail: "smtp" sends through SMTP_HOST; "outbox" (the default when no host is set)
         # only keeps each message in the mail_message table, shown on /outbox.
         "MAIL_BACKEND": os.environ.get("MAIL_BACKEND")
