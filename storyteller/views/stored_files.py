@@ -10,6 +10,8 @@ The caller checks who may see the file before calling this.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from flask import Response, abort, send_file
 
 from storyteller.file_storage import LocalStorage, StorageError
@@ -55,8 +57,19 @@ def send_stored_file(
         conditional=True,
         max_age=max_age,
     )
+    response.response = _closed_at_end(response.response)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = FILE_CSP
     response.cache_control.private = True
     response.cache_control.public = False
     return response
+
+
+def _closed_at_end(body: Iterable[bytes]) -> Iterator[bytes]:
+    """The body, with its file closed once read (or dropped), even if no one calls close()."""
+    try:
+        yield from body
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
