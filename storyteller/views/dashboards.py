@@ -2,6 +2,249 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+import csv
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from storyteller import authz, dashboards
+from storyteller.extensions import db
+from storyteller.models import utcnow
 
 bp = Blueprint("dashboards", __name__, url_prefix="/admin/dashboards")
+
+PRESETS = {"7": 7, "30": 30, "90": 90}
+DEFAULT_PRESET = "30"
+MAX_DAYS = 400
+DEFAULT_ABANDONED_AFTER_DAYS = 14
+
+
+class BadRequest(ValueError):
+    """The address asks for something the dashboard cannot show; the message says why."""
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: date
+    end: date
+    preset: str  # "7", "30", "90" or "custom"
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def _parse_day(value: str, label: str) -> date:
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d").date()
+    except ValueError as exc:
+        message = f"The {label} date must look like 2026-01-31; “{value}” does not."
+        raise BadRequest(message) from exc
+
+
+def _date_range(args: Any, today: date) -> DateRange:
+    preset = args.get("range", "").strip() or (
+        "custom" if args.get("from") or args.get("to") else DEFAULT_PRESET
+    )
+    if preset in PRESETS:
+        return DateRange(today - timedelta(days=PRESETS[preset] - 1), today, preset)
+    if preset != "custom":
+        raise BadRequest("Choose a range of 7, 30 or 90 days, or your own dates.")
+    if not args.get("from") or not args.get("to"):
+        raise BadRequest("For your own dates, give both a first and a last date.")
+    start = _parse_day(args["from"], "first")
+    end = _parse_day(args["to"], "last")
+    if end < start:
+        raise BadRequest("The last date is before the first date.")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise BadRequest(f"Choose at most {MAX_DAYS} days.")
+    return DateRange(start, end, "custom")
+
+
+def _group_by(args: Any, choices: dict[str, str]) -> str:
+    group_by = args.get("group", "day").strip() or "day"
+    if group_by not in choices:
+        names = ", ".join(label.lower() for label in choices.values())
+        raise BadRequest(f"Group by one of: {names}.")
+    return group_by
+
+
+def _wants_csv(args: Any) -> bool:
+    fmt = args.get("format", "html")
+    if fmt not in ("html", "csv"):
+        raise BadRequest("The format must be html or csv.")
+    return fmt == "csv"
+
+
+def _bad_request(template: str, message: str, **context: Any) -> tuple[str, int]:
+    return render_template(template, error=message, **context), 400
+
+
+def _csv(filename: str, header: list[str], rows: Iterable[list[Any]]) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if value is None else value for value in row])
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _ratio(value: float | None, digits: int = 4) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+LLM_CSV_COLUMNS: list[tuple[str, Callable[[dashboards.LlmUsageRow], Any]]] = [
+    ("calls", lambda r: r.calls),
+    ("failed_calls", lambda r: r.failed_calls),
+    ("error_rate", lambda r: _ratio(r.error_rate)),
+    ("fallback_calls", lambda r: r.fallback_calls),
+    ("fallback_rate", lambda r: _ratio(r.fallback_rate)),
+    ("prompt_tokens", lambda r: r.prompt_tokens),
+    ("response_tokens", lambda r: r.response_tokens),
+    ("priced_calls", lambda r: r.priced_calls),
+    ("cost_usd", lambda r: r.cost if r.priced_calls else None),
+    ("unpriced_calls", lambda r: r.unpriced_calls),
+    ("latency_p50_ms", lambda r: r.latency_p50),
+    ("latency_p95_ms", lambda r: r.latency_p95),
+    ("ttft_p50_ms", lambda r: r.ttft_p50),
+    ("ttft_p95_ms", lambda r: r.ttft_p95),
+]
+
+SESSION_CSV_COLUMNS: list[tuple[str, Callable[[dashboards.SessionRow], Any]]] = [
+    ("scheduled", lambda r: r.scheduled),
+    ("started", lambda r: r.started),
+    ("completed", lambda r: r.completed),
+    ("abandoned", lambda r: r.abandoned),
+    ("avg_duration_minutes", lambda r: _ratio(r.avg_duration_minutes, 1)),
+    ("avg_completion_percentage", lambda r: _ratio(r.avg_completion_percentage, 1)),
+    ("avg_quality_score", lambda r: _ratio(r.avg_quality_score, 3)),
+    ("avg_satisfaction", lambda r: _ratio(r.avg_satisfaction, 2)),
+    ("rated_sessions", lambda r: r.satisfaction_n),
+    ("artifacts_created", lambda r: r.artifacts_created),
+    ("artifacts_approved", lambda r: r.artifacts_approved),
+    ("artifacts_per_session", lambda r: _ratio(r.artifacts_per_session, 2)),
+    ("approved_per_session", lambda r: _ratio(r.approved_per_session, 2)),
+]
+
+
+def _common(today: date) -> dict[str, Any]:
+    return {
+        "presets": PRESETS,
+        "today": today,
+        "errors_endpoint": "agent_errors.index" in current_app.view_functions,
+    }
+
+
+@bp.route("/")
+@authz.roles_required("admin")
+def index():
+    today = utcnow().date()
+    context = {**_common(today), "groups": dashboards.LLM_GROUPS, "args": request.args}
+    try:
+        span = _date_range(request.args, today)
+        group_by = _group_by(request.args, dashboards.LLM_GROUPS)
+        as_csv = _wants_csv(request.args)
+    except BadRequest as exc:
+        return _bad_request("dashboards/llm.html", str(exc), **context)
+    report = dashboards.llm_usage(db.session, span.start, span.end, group_by, today=today)
+    if as_csv:
+        return _csv(
+            f"llm-usage-{span.start}-to-{span.end}-by-{group_by}.csv",
+            [group_by, *(name for name, _ in LLM_CSV_COLUMNS)],
+            [[row.label, *(get(row) for _, get in LLM_CSV_COLUMNS)] for row in report.rows]
+            + [["All", *(get(report.total) for _, get in LLM_CSV_COLUMNS)]],
+        )
+    return render_template(
+        "dashboards/llm.html",
+        report=report,
+        span=span,
+        group_by=group_by,
+        chart_data=_llm_chart_data(report),
+        **context,
+    )
+
+
+def _llm_chart_data(report: dashboards.LlmUsageReport) -> dict[str, Any]:
+    rows = report.rows
+    return {
+        "labels": [row.label for row in rows],
+        "calls": [row.calls - row.failed_calls for row in rows],
+        "failed": [row.failed_calls for row in rows],
+        "fallbacks": [row.fallback_calls for row in rows],
+        "cost": [float(row.cost) if row.priced_calls else None for row in rows],
+        "unpriced": [row.unpriced_calls for row in rows],
+        "latency_p50": [row.latency_p50 for row in rows],
+        "latency_p95": [row.latency_p95 for row in rows],
+        "ttft_p50": [row.ttft_p50 for row in rows],
+        "ttft_p95": [row.ttft_p95 for row in rows],
+    }
+
+
+def _abandoned_after_days() -> int:
+    value = current_app.config.get("STORYTELLER_ABANDONED_AFTER_DAYS")
+    try:
+        return max(1, int(value)) if value is not None else DEFAULT_ABANDONED_AFTER_DAYS
+    except (TypeError, ValueError):
+        return DEFAULT_ABANDONED_AFTER_DAYS
+
+
+@bp.route("/sessions")
+@authz.roles_required("admin")
+def sessions():
+    today = utcnow().date()
+    context = {**_common(today), "groups": dashboards.SESSION_GROUPS, "args": request.args}
+    try:
+        span = _date_range(request.args, today)
+        group_by = _group_by(request.args, dashboards.SESSION_GROUPS)
+        as_csv = _wants_csv(request.args)
+    except BadRequest as exc:
+        return _bad_request("dashboards/sessions.html", str(exc), **context)
+    report = dashboards.sessions(
+        db.session,
+        span.start,
+        span.end,
+        group_by,
+        abandoned_after_days=_abandoned_after_days(),
+    )
+    if as_csv:
+        return _csv(
+            f"sessions-{span.start}-to-{span.end}-by-{group_by}.csv",
+            [group_by, *(name for name, _ in SESSION_CSV_COLUMNS)],
+            [[row.label, *(get(row) for _, get in SESSION_CSV_COLUMNS)] for row in report.rows]
+            + [["All", *(get(report.total) for _, get in SESSION_CSV_COLUMNS)]],
+        )
+    rows = report.rows
+    chart_data = {
+        "labels": [row.label for row in rows],
+        "scheduled": [row.scheduled for row in rows],
+        "started": [row.started for row in rows],
+        "completed": [row.completed for row in rows],
+        "abandoned": [row.abandoned for row in rows],
+        "completion": [_ratio(row.avg_completion_percentage, 1) for row in rows],
+        "quality": [
+            _ratio(row.avg_quality_score * 100, 1) if row.avg_quality_score is not None else None
+            for row in rows
+        ],
+        "satisfaction": [
+            _ratio(row.avg_satisfaction * 20, 1) if row.avg_satisfaction is not None else None
+            for row in rows
+        ],
+        "artifacts": [_ratio(row.artifacts_per_session, 2) for row in rows],
+        "approved": [_ratio(row.approved_per_session, 2) for row in rows],
+    }
+    return render_template(
+        "dashboards/sessions.html",
+        report=report,
+        span=span,
+        group_by=group_by,
+        chart_data=chart_data,
+        **context,
+    )

@@ -1,0 +1,524 @@
+"""The admin dashboards' figures: LLM usage and sessions over a range of UTC dates.
+
+LLM usage: full past days come from ``llm_usage_daily`` (written by ``flask rollup``); the
+current UTC day is computed from the raw llm_interaction rows with the same code the rollup
+uses (``rollups.llm_usage_of_day``), and the two are merged. Definitions of calls, failed
+calls, fallbacks and unpriced calls: see ``storyteller.rollups``. Cost is the sum over
+priced calls; unpriced calls are counted apart and never add $0. Percentiles come from the
+latency histograms (to within one bucket of ``LATENCY_BUCKETS_MS``).
+
+Sessions (read from the session rows; each figure dated by its own moment):
+- scheduled: sessions whose ``scheduled_at`` falls in the range;
+- started: sessions whose ``started_at`` falls in the range;
+- completed: sessions now completed whose ``ended_at`` falls in the range;
+- abandoned: started in the range, not completed nor cancelled (running or paused), and no
+  activity (``last_activity_at``, else ``started_at``) for ``abandoned_after_days`` days;
+- average duration (active minutes), quality score and satisfaction (1-5, of those rated):
+  over the completed sessions; completion percentage and artifacts created / approved per
+  session: over the started sessions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session as DbSession
+
+from storyteller import rollups
+from storyteller.models import (
+    Agent,
+    AgentVersion,
+    LlmUsageDaily,
+    Session,
+    SessionArtifact,
+    Storyteller,
+    utcnow,
+)
+
+__all__ = [
+    "LLM_GROUPS",
+    "SESSION_GROUPS",
+    "LlmUsageReport",
+    "SessionReport",
+    "by_column",
+    "llm_usage",
+    "sessions",
+]
+
+LLM_GROUPS = {
+    "day": "Day",
+    "model": "Model",
+    "agent": "Agent",
+    "agent_version": "Agent version",
+    "storyteller": "Storyteller",
+}
+SESSION_GROUPS = {"day": "Day", "agent_version": "Agent version"}
+NONE_LABELS = {
+    "storyteller": "(no storyteller)",
+    "agent": "(no agent)",
+    "agent_version": "(no version)",
+}
+RUNNING_STATUSES = ("in_progress", "paused")
+
+
+def _zero_histogram() -> list[int]:
+    return [0] * rollups.HISTOGRAM_SIZE
+
+
+@dataclass
+class LlmUsageRow:
+    key: str
+    label: str = ""
+    calls: int = 0
+    failed_calls: int = 0
+    fallback_calls: int = 0
+    prompt_tokens: int = 0
+    response_tokens: int = 0
+    priced_calls: int = 0
+    unpriced_calls: int = 0
+    cost: Decimal = Decimal("0")
+    latency_sum_ms: int = 0
+    latency_histogram: list[int] = field(default_factory=_zero_histogram)
+    ttft_histogram: list[int] = field(default_factory=_zero_histogram)
+
+    def add(self, values: dict[str, Any] | Any) -> None:
+        get = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
+        self.calls += get("calls")
+        self.failed_calls += get("failed_calls")
+        self.fallback_calls += get("fallback_calls")
+        self.prompt_tokens += get("prompt_tokens")
+        self.response_tokens += get("response_tokens")
+        self.priced_calls += get("priced_calls")
+        self.unpriced_calls += get("unpriced_calls")
+        self.cost += Decimal(str(get("total_cost") or 0))
+        self.latency_sum_ms += get("latency_sum_ms")
+        for mine, theirs in (
+            (self.latency_histogram, get("latency_histogram") or ()),
+            (self.ttft_histogram, get("ttft_histogram") or ()),
+        ):
+            for index, count in enumerate(theirs):
+                mine[index] += count
+
+    def as_values(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "failed_calls": self.failed_calls,
+            "fallback_calls": self.fallback_calls,
+            "prompt_tokens": self.prompt_tokens,
+            "response_tokens": self.response_tokens,
+            "priced_calls": self.priced_calls,
+            "unpriced_calls": self.unpriced_calls,
+            "total_cost": self.cost,
+            "latency_sum_ms": self.latency_sum_ms,
+            "latency_histogram": self.latency_histogram,
+            "ttft_histogram": self.ttft_histogram,
+        }
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.failed_calls / self.calls if self.calls else None
+
+    @property
+    def fallback_rate(self) -> float | None:
+        return self.fallback_calls / self.calls if self.calls else None
+
+    @property
+    def latency_p50(self) -> int | None:
+        return rollups.percentile(self.latency_histogram, 0.5)
+
+    @property
+    def latency_p95(self) -> int | None:
+        return rollups.percentile(self.latency_histogram, 0.95)
+
+    @property
+    def ttft_p50(self) -> int | None:
+        return rollups.percentile(self.ttft_histogram, 0.5)
+
+    @property
+    def ttft_p95(self) -> int | None:
+        return rollups.percentile(self.ttft_histogram, 0.95)
+
+    @property
+    def cost_display(self) -> Decimal | None:
+        """The cost of the priced calls; None when every call was unpriced (never $0)."""
+        return self.cost.quantize(Decimal("0.0001")) if self.priced_calls else None
+
+
+@dataclass
+class LlmUsageReport:
+    start: date
+    end: date
+    group_by: str
+    rows: list[LlmUsageRow]
+    total: LlmUsageRow
+    today: date
+    rolled_up_through: date | None  # the latest date with rollup rows (None: never run)
+
+    @property
+    def reads_raw_today(self) -> bool:
+        return self.start <= self.today <= self.end
+
+
+def _utc_today() -> date:
+    return utcnow().date()
+
+
+_DIMENSION_COLUMNS = {
+    "model": "model",
+    "agent": "agent_id",
+    "agent_version": "agent_version_id",
+    "storyteller": "storyteller_id",
+}
+
+
+def _dimension(group_by: str, values: Any) -> Any:
+    get = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
+    if group_by == "day":
+        return get("date")
+    return get(_DIMENSION_COLUMNS[group_by])
+
+
+_STORED_COLUMNS = (
+    LlmUsageDaily.date,
+    LlmUsageDaily.storyteller_id,
+    LlmUsageDaily.agent_id,
+    LlmUsageDaily.agent_version_id,
+    LlmUsageDaily.model,
+    LlmUsageDaily.calls,
+    LlmUsageDaily.failed_calls,
+    LlmUsageDaily.fallback_calls,
+    LlmUsageDaily.prompt_tokens,
+    LlmUsageDaily.response_tokens,
+    LlmUsageDaily.priced_calls,
+    LlmUsageDaily.unpriced_calls,
+    LlmUsageDaily.total_cost,
+    LlmUsageDaily.latency_sum_ms,
+    LlmUsageDaily.latency_histogram,
+    LlmUsageDaily.ttft_histogram,
+)
+
+
+def llm_usage(
+    db: DbSession, start: date, end: date, group_by: str, *, today: date | None = None
+) -> LlmUsageReport:
+    """LLM calls from ``start`` to ``end`` (UTC dates, both included) grouped by ``group_by``."""
+    if group_by not in LLM_GROUPS:
+        raise ValueError(f"Unknown grouping {group_by!r}.")
+    today = today or _utc_today()
+    groups: dict[Any, LlmUsageRow] = {}
+
+    def add(values: Any) -> None:
+        key = _dimension(group_by, values)
+        if key not in groups:
+            groups[key] = LlmUsageRow(key=str(key) if key is not None else "")
+        groups[key].add(values)
+
+    last_stored = min(end, today - timedelta(days=1))
+    if start <= last_stored:
+        for row in db.execute(
+            select(*_STORED_COLUMNS).where(
+                LlmUsageDaily.date >= start, LlmUsageDaily.date <= last_stored
+            )
+        ):
+            add(row)
+    if start <= today <= end:
+        for usage in rollups.llm_usage_of_day(db, today):
+            values = usage.values()
+            add(values)
+    if group_by == "day":
+        day = start
+        while day <= min(end, today):
+            groups.setdefault(day, LlmUsageRow(key=day.isoformat()))
+            day += timedelta(days=1)
+    rows = _labelled(db, group_by, groups)
+    total = LlmUsageRow(key="total", label="All")
+    for row in rows:
+        total.add(row.as_values())
+    rolled_up_through = db.scalar(select(func.max(LlmUsageDaily.date)))
+    return LlmUsageReport(start, end, group_by, rows, total, today, rolled_up_through)
+
+
+def _labelled(db: DbSession, group_by: str, groups: dict[Any, LlmUsageRow]) -> list[LlmUsageRow]:
+    labels = _labels(db, group_by, [k for k in groups if k is not None])
+    for key, row in groups.items():
+        if group_by == "day":
+            row.label = key.isoformat()
+        elif key is None:
+            row.label = NONE_LABELS.get(group_by, "(none)")
+        else:
+            row.label = labels.get(key, str(key))
+    if group_by == "day":
+        return sorted(groups.values(), key=lambda r: r.key)
+    return sorted(groups.values(), key=lambda r: (-r.calls, r.label))
+
+
+def _labels(db: DbSession, group_by: str, keys: Iterable[Any]) -> dict[Any, str]:
+    ids = [k for k in keys if isinstance(k, uuid.UUID)]
+    if group_by == "storyteller" and ids:
+        query = select(Storyteller.id, Storyteller.display_name).where(Storyteller.id.in_(ids))
+        return {row.id: row.display_name for row in db.execute(query)}
+    if group_by == "agent" and ids:
+        query = select(Agent.id, Agent.name).where(Agent.id.in_(ids))
+        return {row.id: row.name for row in db.execute(query)}
+    if group_by == "agent_version" and ids:
+        return {
+            row.id: f"{row.name} v{row.version_number}"
+            for row in db.execute(
+                select(AgentVersion.id, AgentVersion.version_number, Agent.name)
+                .join(Agent, Agent.id == AgentVersion.agent_id)
+                .where(AgentVersion.id.in_(ids))
+            )
+        }
+    return {}
+
+
+# ------------------------------------------------------------------------------ sessions
+
+
+@dataclass
+class SessionRow:
+    key: str
+    label: str = ""
+    scheduled: int = 0
+    started: int = 0
+    completed: int = 0
+    abandoned: int = 0
+    duration_sum: float = 0.0
+    duration_n: int = 0
+    completion_sum: float = 0.0
+    completion_n: int = 0
+    quality_sum: float = 0.0
+    quality_n: int = 0
+    satisfaction_sum: float = 0.0
+    satisfaction_n: int = 0
+    artifacts_created: int = 0
+    artifacts_approved: int = 0
+
+    def merge(self, other: SessionRow) -> None:
+        for name in (
+            "scheduled",
+            "started",
+            "completed",
+            "abandoned",
+            "duration_sum",
+            "duration_n",
+            "completion_sum",
+            "completion_n",
+            "quality_sum",
+            "quality_n",
+            "satisfaction_sum",
+            "satisfaction_n",
+            "artifacts_created",
+            "artifacts_approved",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @staticmethod
+    def _mean(total: float, n: int) -> float | None:
+        return total / n if n else None
+
+    @property
+    def avg_duration_minutes(self) -> float | None:
+        return self._mean(self.duration_sum, self.duration_n)
+
+    @property
+    def avg_completion_percentage(self) -> float | None:
+        return self._mean(self.completion_sum, self.completion_n)
+
+    @property
+    def avg_quality_score(self) -> float | None:
+        return self._mean(self.quality_sum, self.quality_n)
+
+    @property
+    def avg_satisfaction(self) -> float | None:
+        return self._mean(self.satisfaction_sum, self.satisfaction_n)
+
+    @property
+    def artifacts_per_session(self) -> float | None:
+        return self.artifacts_created / self.started if self.started else None
+
+    @property
+    def approved_per_session(self) -> float | None:
+        return self.artifacts_approved / self.started if self.started else None
+
+
+@dataclass
+class SessionReport:
+    start: date
+    end: date
+    group_by: str
+    abandoned_after_days: int
+    rows: list[SessionRow]
+    total: SessionRow
+
+
+def _utc_day(db: DbSession, column: Any) -> Any:
+    if db.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)  # SQLite keeps UTC text: its date part is the UTC date
+
+
+def _as_date(value: Any) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+class _SessionQueries:
+    """The four grouped queries of the sessions dashboard."""
+
+    def __init__(self, db: DbSession, group_by: str, low: Any, high: Any) -> None:
+        self.db, self.group_by, self.low, self.high = db, group_by, low, high
+
+    def _key(self, column: Any) -> Any:
+        if self.group_by == "day":
+            return _utc_day(self.db, column).label("k")
+        return Session.agent_version_id.label("k")
+
+    def _in_range(self, column: Any) -> Any:
+        return (column >= self.low) & (column < self.high)
+
+    def scheduled(self) -> Any:
+        key = self._key(Session.scheduled_at)
+        return self.db.execute(
+            select(key, func.count().label("n"))
+            .where(self._in_range(Session.scheduled_at))
+            .group_by(key)
+        )
+
+    def started(self, stale_before: Any) -> Any:
+        key = self._key(Session.started_at)
+        idle_since = func.coalesce(Session.last_activity_at, Session.started_at)
+        stale = Session.status.in_(RUNNING_STATUSES) & (idle_since < stale_before)
+        return self.db.execute(
+            select(
+                key,
+                func.count().label("n"),
+                func.sum(case((stale, 1), else_=0)).label("abandoned"),
+                func.count(Session.completion_percentage).label("completion_n"),
+                func.coalesce(func.sum(Session.completion_percentage), 0).label("completion_sum"),
+            )
+            .where(self._in_range(Session.started_at))
+            .group_by(key)
+        )
+
+    def artifacts(self) -> Any:
+        key = self._key(Session.started_at)
+        approved = case((SessionArtifact.review_status == "approved", 1), else_=0)
+        return self.db.execute(
+            select(
+                key,
+                func.count(SessionArtifact.id).label("created"),
+                func.sum(approved).label("approved"),
+            )
+            .select_from(Session)
+            .join(SessionArtifact, SessionArtifact.session_id == Session.id)
+            .where(self._in_range(Session.started_at))
+            .group_by(key)
+        )
+
+    def completed(self) -> Any:
+        key = self._key(Session.ended_at)
+        return self.db.execute(
+            select(
+                key,
+                func.count().label("n"),
+                func.count(Session.actual_duration_minutes).label("duration_n"),
+                func.coalesce(func.sum(Session.actual_duration_minutes), 0).label("duration_sum"),
+                func.count(Session.quality_score).label("quality_n"),
+                func.coalesce(func.sum(Session.quality_score), 0).label("quality_sum"),
+                func.count(Session.user_satisfaction).label("satisfaction_n"),
+                func.coalesce(func.sum(Session.user_satisfaction), 0).label("satisfaction_sum"),
+            )
+            .where(Session.status == "completed", self._in_range(Session.ended_at))
+            .group_by(key)
+        )
+
+
+def _session_rows(
+    db: DbSession, group_by: str, groups: dict[Any, SessionRow], start: date, end: date
+) -> list[SessionRow]:
+    if group_by == "day":
+        day = start
+        while day <= end:
+            groups.setdefault(day, SessionRow(key=day.isoformat()))
+            day += timedelta(days=1)
+        for day_key, row in groups.items():
+            row.label = day_key.isoformat()
+        return sorted(groups.values(), key=lambda r: r.key)
+    labels = _labels(db, "agent_version", [k for k in groups if k is not None])
+    for version_key, row in groups.items():
+        row.label = (
+            labels.get(version_key, str(version_key))
+            if version_key is not None
+            else NONE_LABELS["agent_version"]
+        )
+    return sorted(groups.values(), key=lambda r: (-r.started, r.label))
+
+
+def sessions(
+    db: DbSession,
+    start: date,
+    end: date,
+    group_by: str,
+    *,
+    abandoned_after_days: int = 14,
+) -> SessionReport:
+    """Session figures from ``start`` to ``end`` (UTC dates, both included), grouped."""
+    if group_by not in SESSION_GROUPS:
+        raise ValueError(f"Unknown grouping {group_by!r}.")
+    low, _ = rollups.day_bounds(start)
+    _, high = rollups.day_bounds(end)
+    stale_before = utcnow() - timedelta(days=abandoned_after_days)
+    groups: dict[Any, SessionRow] = {}
+
+    def row_for(key: Any) -> SessionRow:
+        key = _as_date(key) if group_by == "day" and key is not None else key
+        if key not in groups:
+            groups[key] = SessionRow(key=str(key) if key is not None else "")
+        return groups[key]
+
+    query = _SessionQueries(db, group_by, low, high)
+    for row in query.scheduled():
+        row_for(row.k).scheduled += row.n
+    for row in query.started(stale_before):
+        target = row_for(row.k)
+        target.started += row.n
+        target.abandoned += int(row.abandoned or 0)
+        target.completion_n += row.completion_n
+        target.completion_sum += float(row.completion_sum)
+    for row in query.artifacts():
+        target = row_for(row.k)
+        target.artifacts_created += row.created
+        target.artifacts_approved += int(row.approved or 0)
+    for row in query.completed():
+        target = row_for(row.k)
+        target.completed += row.n
+        target.duration_n += row.duration_n
+        target.duration_sum += float(row.duration_sum)
+        target.quality_n += row.quality_n
+        target.quality_sum += float(row.quality_sum)
+        target.satisfaction_n += row.satisfaction_n
+        target.satisfaction_sum += float(row.satisfaction_sum)
+
+    rows = _session_rows(db, group_by, groups, start, end)
+    total = SessionRow(key="total", label="All")
+    for row in rows:
+        total.merge(row)
+    return SessionReport(start, end, group_by, abandoned_after_days, rows, total)
+
+
+def by_column(rows: Iterable[Any], names: Iterable[str]) -> dict[str, list[Any]]:
+    """{attribute: [its value for each row]}: the series a chart draws."""
+    rows = list(rows)
+    return {name: [_plain(getattr(row, name)) for row in rows] for name in ("label", *names)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
