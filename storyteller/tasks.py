@@ -1,4 +1,4 @@
-"""The background worker: one huey queue and its tasks (today: making an export file).
+"""The background worker: one huey queue and its tasks (export files, voice transcription).
 
 Where the queue lives, decided from the environment when this module is imported (the
 worker, ``huey_consumer storyteller.tasks.huey``, imports it with no Flask app):
@@ -36,10 +36,12 @@ __all__ = [
     "TASKS_DB",
     "default_instance_path",
     "enqueue_export",
+    "enqueue_transcription",
     "export_book",
     "huey",
     "make_huey",
     "register_tasks",
+    "transcribe_recording",
 ]
 
 QUEUE_NAME = "storyteller"
@@ -131,6 +133,35 @@ def _huey_from_environment(environ: Any = os.environ) -> Huey:
 
 huey = _huey_from_environment()
 export_book = register_tasks(huey)
+
+
+@huey.task(name="transcribe_recording")
+def transcribe_recording(recording_id: str) -> str | None:
+    """Write down what was said in one assembled voice recording; returns its final status."""
+
+    def work() -> str | None:
+        from storyteller import recordings
+        from storyteller.extensions import db
+        from storyteller.file_storage import storage_for
+
+        config = current_app.config
+        recording = recordings.transcribe_recording(
+            db.session,
+            storage_for(current_app.instance_path),
+            uuid.UUID(recording_id),
+            recordings.transcription_settings_from_config(config),
+            prices=config.get("STORYTELLER_TRANSCRIPTION_PRICES"),
+        )
+        db.session.commit()
+        return recording.status if recording else None
+
+    return _in_app(work)
+
+
+def enqueue_transcription(recording_id: uuid.UUID) -> str:
+    """Queue the transcription of an assembled recording (immediate mode: done on return)."""
+    huey.immediate = bool(current_app.config.get("STORYTELLER_TASKS_IMMEDIATE"))
+    return transcribe_recording(str(recording_id)).id
 
 
 def enqueue_export(job_id: uuid.UUID) -> str:
