@@ -33,6 +33,7 @@ import contextlib
 import copy
 import email.parser
 import email.policy
+import hashlib
 import json
 import re
 import socket
@@ -458,6 +459,7 @@ def _parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], dic
                 "filename": filename,
                 "size": len(payload),
                 "content_type": part.get_content_type(),
+                "sha256": hashlib.sha256(payload).hexdigest(),
             }
         else:
             form[name] = payload.decode("utf-8", errors="replace")
