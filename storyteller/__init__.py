@@ -25,6 +25,10 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config.from_environment(instance_path))
     app.config.from_mapping(overrides)
 
+    from storyteller import logging_setup
+
+    logging_setup.init_app(app)
+
     _configure_extensions(app)
     _configure_blueprints(app)
 
