@@ -86,7 +86,48 @@ def _run(args: Sequence[str], timeout: int) -> subprocess.CompletedProcess[bytes
 
 
 def probe_duration_ms(path: Path) -> int | None:
-    """The duration ffprobe reads from the file's header, in ms; None when it cannot tell."""
+    """The audio's length in ms: from the file's header, else by reading its packets.
+
+    A MediaRecorder-style stream (written to a pipe) has no length in its header; copying
+    its packets to nowhere is fast and ends at the last timestamp. None when unreadable.
+    """
+    from_header = _header_duration_ms(path)
+    if from_header is not None:
+        return from_header
+    result = _run(
+        [
+            _tool("ffmpeg"),
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-",
+            "-progress",
+            "pipe:1",
+        ],
+        FFMPEG_TIMEOUT_SECONDS,
+    )
+    if result.returncode != 0:
+        return None
+    times = [
+        line.split("=", 1)[1]
+        for line in result.stdout.decode("ascii", "replace").splitlines()
+        if line.startswith("out_time_us=")
+    ]
+    try:
+        return round(int(times[-1]) / 1000) if times and int(times[-1]) > 0 else None
+    except ValueError:
+        return None
+
+
+def _header_duration_ms(path: Path) -> int | None:
     result = _run(
         [
             _tool("ffprobe"),
