@@ -634,3 +634,33 @@ def photo_asked_about(db: DbSession, interaction: SessionInteraction | None) -> 
     if document is None or session is None or document.storyteller_id != session.storyteller_id:
         return None
     return document
+
+
+# ------------------------------------------------------------------ photo annotations
+
+CAPTION_CHARS = 160
+_SENTENCE_END = (".", "!", "?")
+
+
+def caption_from(answer: str) -> str:
+    """A short caption in the storyteller's own words: their first sentence, cut at a word."""
+    words = " ".join(answer.split())
+    for index, char in enumerate(words):
+        if char in _SENTENCE_END and (index + 1 == len(words) or words[index + 1] == " "):
+            words = words[: index + 1]
+            break
+    if len(words) <= CAPTION_CHARS:
+        return words
+    cut = words[:CAPTION_CHARS].rsplit(" ", 1)[0].rstrip(",;:-")
+    return cut + "…"
+
+
+def annotation_data(document_id: str, analysis: Any, caption: str) -> dict[str, Any]:
+    """structured_data of a photo_annotation artifact (seed 003) from the analysed answer."""
+    return {
+        "document_id": str(document_id),
+        "people": list(analysis.people),
+        "place": ", ".join(analysis.places[:2]) or None,
+        "date": str(analysis.years[0]) if analysis.years else None,
+        "caption": caption,
+    }
