@@ -78,6 +78,19 @@ class ArtifactRef:
     summary: str | None = None
 
 
+@dataclass(frozen=True)
+class PhotoRef:
+    """A photo of the storyteller the interviewer may ask about (its facts, never its file).
+
+    ``InterviewContext.photos[n]`` is the photo of the question keyed "photo:n".
+    """
+
+    document_id: str
+    title: str | None
+    life_event: str | None
+    taken_at: str | None
+
+
 @dataclass
 class InterviewContext:
     """Everything the interviewer may look at to choose the next question."""
@@ -95,6 +108,8 @@ class InterviewContext:
     memories: list[MemoryItem]
     photo_captions: list[str] = field(default_factory=list)
     wants_photos: bool = False
+    #: The photos behind ``photo_captions``, in the same order.
+    photos: list[PhotoRef] = field(default_factory=list)
     #: Artifacts created so far in this session (used to judge completion).
     artifacts: list[ArtifactRef] = field(default_factory=list)
 

@@ -57,6 +57,7 @@ def build_messages(ctx: InterviewContext, system_prompt: str, planned: Question)
         "remembered_from_earlier_sessions": [
             {"type": m.memory_type, "content": m.content} for m in ctx.memories
         ],
+        "photo_to_ask_about": _photo_facts(ctx, planned),
         "suggested_next_category": planned.category,
         "suggested_question": planned.text,
     }
@@ -81,6 +82,18 @@ def build_messages(ctx: InterviewContext, system_prompt: str, planned: Question)
         {"role": "system", "content": system_prompt},
         {"role": "user", "content": "\n\n".join(lines)},
     ]
+
+
+def _photo_facts(ctx: InterviewContext, planned: Question) -> dict | None:
+    """What is known of the photo a planned "photo:n" question is about (shown to the model)."""
+    key = planned.key or ""
+    if planned.source != "photo" or not key.startswith("photo:"):
+        return None
+    try:
+        photo = ctx.photos[int(key.split(":", 1)[1])]
+    except (ValueError, IndexError):
+        return None
+    return {"title": photo.title, "life_event": photo.life_event, "taken_at": photo.taken_at}
 
 
 def clean_question(text: str | None) -> str | None:
