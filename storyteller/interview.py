@@ -16,7 +16,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -29,11 +29,19 @@ from storyteller import (
     events,
     memories,
     module_states,
+    photos,
     processes,
     session_metrics,
 )
 from storyteller.agent.analysis import Analysis, analyze_answer, facts_from_analysis
-from storyteller.agent.context import ArtifactRef, InterviewContext, LifeEventRef, MemoryItem, Turn
+from storyteller.agent.context import (
+    ArtifactRef,
+    InterviewContext,
+    LifeEventRef,
+    MemoryItem,
+    PhotoRef,
+    Turn,
+)
 from storyteller.agent.interviewer import (
     Interviewer,
     NextQuestion,
@@ -47,6 +55,7 @@ from storyteller.models import (
     AgentError,
     AgentExecution,
     AnswerDraft,
+    Document,
     InteractionMemory,
     LifeEvent,
     LlmInteraction,
@@ -190,6 +199,11 @@ class SessionSnapshot:
     artifacts: list[SessionArtifact]
     template: SessionTemplate | None
     node: ProcessNode | None
+    #: The storyteller's photos in the interviewer's order (see photos.photos_for_interview)
+    #: and whether this session asked for one ("Ask about this photo", or added during it).
+    photos: list[Document] = field(default_factory=list)
+    photo_asked_for: bool = False
+    photo_life_events: dict[uuid.UUID, str] = field(default_factory=dict)
 
     @property
     def primary_life_event_id(self) -> uuid.UUID | None:
@@ -223,9 +237,11 @@ def load_snapshot(
             for m in memories.usable_memories(db, session.storyteller_id, limit=40)
             if m.session_id != session.id
         ][:12]
+    interactions = interactions_of(db, session)
+    session_photos, photo_asked_for = photos.photos_for_interview(db, session, interactions)
     return SessionSnapshot(
         storyteller=db.get(Storyteller, session.storyteller_id),
-        interactions=interactions_of(db, session),
+        interactions=interactions,
         links=links,
         memory_rows=memory_rows,
         artifacts=list(
@@ -237,7 +253,18 @@ def load_snapshot(
         node=db.get(ProcessNode, session.current_process_node_id)
         if session.current_process_node_id
         else None,
+        photos=session_photos,
+        photo_asked_for=photo_asked_for,
+        photo_life_events=_life_event_names(db, session_photos),
     )
+
+
+def _life_event_names(db: DbSession, documents: list[Document]) -> dict[uuid.UUID, str]:
+    ids = {d.life_event_id for d in documents if d.life_event_id}
+    if not ids:
+        return {}
+    rows = db.execute(select(LifeEvent.id, LifeEvent.event_name).where(LifeEvent.id.in_(ids)))
+    return {row.id: row.event_name for row in rows}
 
 
 # How each sensitive topic of consent.SENSITIVE_TOPICS is put to the interviewer when the
@@ -310,9 +337,43 @@ def context_from(session: Session, snapshot: SessionSnapshot) -> InterviewContex
             MemoryItem(str(m.id), m.memory_type, dict(m.content), m.confidence)
             for m in snapshot.memory_rows
         ],
-        wants_photos=bool(snapshot.template and snapshot.template.wants_photos),
+        wants_photos=bool(snapshot.template and snapshot.template.wants_photos)
+        or snapshot.photo_asked_for,
+        photo_captions=[d.title or "" for d in snapshot.photos],
+        photos=[_photo_ref(d, snapshot.photo_life_events) for d in snapshot.photos],
         artifacts=artifacts,
     )
+
+
+def _photo_ref(document: Document, event_names: dict[uuid.UUID, str]) -> PhotoRef:
+    life_event = event_names.get(document.life_event_id) if document.life_event_id else None
+    return PhotoRef(
+        document_id=str(document.id),
+        title=document.title or None,
+        life_event=life_event or None,
+        taken_at=(document.metadata_ or {}).get("taken_at"),
+    )
+
+
+def _photo_of_question(
+    snapshot: SessionSnapshot, question_key: str | None, source: str
+) -> Document | None:
+    """The photo a question is about: "photo:n" names it; a photo follow-up keeps the last one.
+
+    (An LLM-phrased question has source "llm" but keeps the planned key.)
+    """
+    if question_key and question_key.startswith("photo:"):
+        try:
+            return snapshot.photos[int(question_key.split(":", 1)[1])]
+        except (ValueError, IndexError):
+            return None
+    if source != "photo":
+        return None
+    for earlier in reversed(snapshot.interactions):
+        photo_id = (earlier.metadata_ or {}).get("photo_document_id")
+        if photo_id:
+            return next((d for d in snapshot.photos if str(d.id) == photo_id), None)
+    return None
 
 
 def build_context(
@@ -613,6 +674,10 @@ def _plan_artifacts(
         )
     for person in analysis.describes_person[:3]:
         add("relationship_mapping", person, text, {"person": person, "people": analysis.people})
+    photo_id = (interaction.metadata_ or {}).get("photo_document_id")
+    if photo_id and text.strip():
+        caption = photos.caption_from(text)
+        add("photo_annotation", caption, text, photos.annotation_data(photo_id, analysis, caption))
     return made
 
 
@@ -830,6 +895,7 @@ def _store_question(
             )
     question = chosen.question
     phrased = llm_row is not None and not chosen.fell_back
+    photo = _photo_of_question(snapshot, question.key, question.source)
     interaction = SessionInteraction(
         id=interaction_id,
         session_id=session.id,
@@ -853,6 +919,7 @@ def _store_question(
             "source": question.source,
             "follow_up_of": question.follow_up_of,
             "life_period": question.life_period,
+            **({"photo_document_id": str(photo.id)} if photo else {}),
         },
         created_at=utcnow(),
     )
