@@ -42,7 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
@@ -455,9 +455,11 @@ def _variants(source: IO[bytes]) -> tuple[bytes, bytes, tuple[int, int]]:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image.load()
-            web = ImageOps.exif_transpose(image) or image
-            web.thumbnail((WEB_SIDE, WEB_SIDE), Image.Resampling.LANCZOS)
-            web = _flatten(web)
+            orientation = image.getexif().get(_ORIENTATION)
+            # Shrink first, then turn upright: the square bound fits either way round, and
+            # the full-size picture is never copied.
+            image.thumbnail((WEB_SIDE, WEB_SIDE), Image.Resampling.LANCZOS)
+            web = _flatten(_upright(image, orientation))
             icc = image.info.get("icc_profile")
             web_bytes = _jpeg(web, 85, icc)
             thumb = web.copy()
@@ -469,6 +471,24 @@ def _variants(source: IO[bytes]) -> tuple[bytes, bytes, tuple[int, int]]:
         raise PhotoRejected(
             "This photo file seems to be damaged. Please try another copy of it.", 400
         ) from exc
+
+
+_TRANSPOSE = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
+def _upright(image: Image.Image, orientation: Any) -> Image.Image:
+    """The picture turned the way the camera's EXIF orientation says (1 to 8)."""
+    for step in _TRANSPOSE.get(orientation, ()) if isinstance(orientation, int) else ():
+        image = image.transpose(step)
+    return image
 
 
 def _flatten(image: Image.Image) -> Image.Image:
