@@ -266,3 +266,19 @@ def test_another_storytellers_photo_is_not_found(
         assert client.get(f"/photos/{document.id}/{variant}").status_code == 404
     assert client.get(f"/storytellers/{someone_else.id}/photos").status_code == 404
     assert client.get(f"/photos/{uuid.uuid4()}/web").status_code == 404
+
+
+def test_storyteller_page_and_timeline_link_to_the_photos(client, login, make_user, db_session):
+    user = make_user("storyteller")
+    storyteller = user.storyteller_profile
+    event = LifeEvent(storyteller_id=storyteller.id, event_name="Moving to Boston")
+    db_session.add(event)
+    db_session.commit()
+    login(user)
+    show = client.get(f"/storytellers/{storyteller.id}").get_data(as_text=True)
+    assert f'href="/storytellers/{storyteller.id}/photos"' in show
+    timeline = client.get(f"/storytellers/{storyteller.id}/life-events").get_data(as_text=True)
+    link = f"/storytellers/{storyteller.id}/photos?life_event={event.id}#add-photo-heading"
+    assert link in timeline
+    page = client.get(link.split("#")[0]).get_data(as_text=True)
+    assert f'<option value="{event.id}" selected>' in page
