@@ -147,6 +147,20 @@ class SessionTrace:
         calls = [c for t in self.turns for c in t.llm_calls] + self.outside_llm_calls
         return sorted(calls, key=lambda c: (c.created_at, str(c.id)))
 
+    @property
+    def tokens(self) -> int:
+        return sum((c.prompt_tokens or 0) + (c.response_tokens or 0) for c in self.llm_calls)
+
+    @property
+    def cost(self) -> Decimal | None:
+        """Summed cost of the priced calls; None when no call had a price (never a false $0)."""
+        priced = [c.cost for c in self.llm_calls if c.cost is not None]
+        return sum(priced, Decimal("0")) if priced else None
+
+    @property
+    def unpriced_calls(self) -> int:
+        return sum(1 for c in self.llm_calls if c.cost is None)
+
     def turn_bars(self) -> list[Bar]:
         """Each turn on the session's time line: when it started and how long it took."""
         starts = [(t, _ms(t.execution.started_at)) for t in self.turns]

@@ -162,6 +162,9 @@ def test_trace_groups_every_row_of_the_session_by_turn(db_session, ran):
     )
     assert second.cost == sum((c.cost for c in second.llm_calls), Decimal("0"))
     assert second.cost > 0
+    assert trace.tokens == sum((c.prompt_tokens or 0) + (c.response_tokens or 0) for c in calls)
+    assert trace.cost == sum((c.cost for c in calls if c.cost is not None), Decimal("0"))
+    assert trace.unpriced_calls == sum(1 for c in calls if c.cost is None)
 
 
 def test_waterfall_bars_are_placed_within_their_turn(db_session, ran):
