@@ -382,3 +382,48 @@ def test_temperature_comes_from_the_agent_version(db_session, ran):
     span = otel_export.span_of(trace, question, turn.execution.id, turn.execution.trace_id)
     assert span["attributes"]["gen_ai.request.temperature"] == 0.4
     db_session.rollback()
+
+
+def test_rows_outside_any_turn_are_listed_apart_and_found_by_their_trace_id(
+    client, login, make_user, db_session, ran
+):
+    session = ran[2]
+    orphan_trace = uuid.uuid4()
+    call = LlmInteraction(
+        session_id=session.id,
+        storyteller_id=session.storyteller_id,
+        trace_id=orphan_trace,
+        purpose="summary",
+        prompt=[{"role": "user", "content": "Summarise"}],
+        model="llama-3-8b",
+        success=True,
+    )
+    failure = AgentError(
+        storyteller_id=session.storyteller_id,
+        session_id=session.id,
+        error_type="RuntimeError",
+        error_message="the turn failed and was rolled back",
+        context={"trace_id": "not-a-uuid"},
+    )
+    db_session.add_all([call, failure])
+    db_session.commit()
+
+    trace = traces.load_session_trace(db_session, session.id)
+    assert [c.id for c in trace.outside_llm_calls] == [call.id]
+    assert [e.id for e in trace.outside_errors] == [failure.id]
+    assert call.id in {c.id for c in trace.llm_calls}
+    assert traces.find_by_trace_id(db_session, orphan_trace) == traces.TraceLocation(
+        session.id, None
+    )
+    (outside,) = [s for s in otel_export.spans(trace) if s["span_id"] == call.id.hex[:16]]
+    assert outside["trace_id"] == orphan_trace.hex and outside["parent_span_id"] is None
+    assert "gen_ai.request.temperature" not in outside["attributes"]
+
+    admin = make_user("admin")
+    db_session.commit()
+    login(admin)
+    response = client.get(f"/admin/traces/trace/{orphan_trace}")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/admin/traces/{session.id}")
+    html = client.get(f"/admin/traces/{session.id}").get_data(as_text=True)
+    assert "the turn failed and was rolled back" in html
