@@ -59,6 +59,7 @@ __all__ = [
     "RecordingError",
     "add_chunk",
     "attach_to_answer",
+    "begin_write",
     "discard",
     "finish",
     "limits_from_config",
@@ -117,6 +118,24 @@ def transcription_settings_from_config(config: Mapping[str, Any]) -> Transcripti
         timeout_seconds=float(config.get("STORYTELLER_TRANSCRIPTION_TIMEOUT") or 120),
         max_retries=int(config.get("STORYTELLER_TRANSCRIPTION_RETRIES", 1)),
     )
+
+
+def begin_write(db: DbSession) -> None:
+    """Start a write transaction now (SQLite; PostgreSQL locks rows as it goes: no-op there).
+
+    In WAL mode a SQLite transaction that read first and writes later fails at once with
+    "database is locked" when another writer committed in between (its snapshot is stale).
+    A no-op write as the first statement takes the write lock up front (waiting up to the
+    busy timeout), so what the transaction then reads stays current: BEGIN IMMEDIATE.
+    Call it at the start of a transaction (after a commit or rollback).
+    """
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(
+            update(AudioRecording)
+            .where(AudioRecording.id.is_(None))
+            .values(status=AudioRecording.status)
+            .execution_options(synchronize_session=False)
+        )
 
 
 # -- starting ------------------------------------------------------------------------------
@@ -253,6 +272,21 @@ def _check_chunk_bytes(data: bytes, sequence: int, limits: Limits) -> None:
         )
 
 
+def _check_chunk_claims(
+    data: bytes, segment_start: bool, duration_ms: int | None, limits: Limits
+) -> None:
+    if segment_start and audio_media.container_of(data[:16]) is None:
+        raise RecordingError(
+            "This does not look like a sound recording (webm, ogg, mp4 or wav).", 415
+        )
+    if duration_ms is not None and duration_ms > limits.duration_ms:
+        raise RecordingError(
+            f"A recording can be at most {limits.duration_ms // 60_000} minutes long. "
+            "Please stop and send this one; you can record more in the next answer.",
+            413,
+        )
+
+
 def add_chunk(
     db: DbSession,
     storage: LocalStorage,
@@ -273,16 +307,7 @@ def add_chunk(
     if recording.status != "recording":
         raise RecordingError("This recording is finished; start a new one to add more.", 409)
     _check_chunk_bytes(data, sequence, limits)
-    if segment_start and audio_media.container_of(data[:16]) is None:
-        raise RecordingError(
-            "This does not look like a sound recording (webm, ogg, mp4 or wav).", 415
-        )
-    if duration_ms is not None and duration_ms > limits.duration_ms:
-        raise RecordingError(
-            f"A recording can be at most {limits.duration_ms // 60_000} minutes long. "
-            "Please stop and send this one; you can record more in the next answer.",
-            413,
-        )
+    _check_chunk_claims(data, segment_start, duration_ms, limits)
     digest = hashlib.sha256(data).hexdigest()
     existing = _chunk(db, recording.id, sequence)
     if existing is not None:
@@ -336,21 +361,27 @@ def add_chunk(
         if existing is None:
             raise
         return _repeat(db, recording, existing, digest)
-    if duration_ms is not None and duration_ms >= 0:
-        db.execute(
-            update(AudioRecording)
-            .where(
-                AudioRecording.id == recording.id,
-                or_(
-                    AudioRecording.duration_ms.is_(None),
-                    AudioRecording.duration_ms < duration_ms,
-                ),
-            )
-            .values(duration_ms=duration_ms)
-            .execution_options(synchronize_session=False)
-        )
+    except BaseException:  # e.g. SQLite "database is locked": the caller may try again
+        storage.delete(key)
+        raise
+    _extend_duration(db, recording, duration_ms)
     db.refresh(recording)
     return received_sequences(db, recording)
+
+
+def _extend_duration(db: DbSession, recording: AudioRecording, duration_ms: int | None) -> None:
+    """The longest length so far wins (chunks arrive in any order)."""
+    if duration_ms is None or duration_ms < 0:
+        return
+    db.execute(
+        update(AudioRecording)
+        .where(
+            AudioRecording.id == recording.id,
+            or_(AudioRecording.duration_ms.is_(None), AudioRecording.duration_ms < duration_ms),
+        )
+        .values(duration_ms=duration_ms)
+        .execution_options(synchronize_session=False)
+    )
 
 
 class _NotGrown(Exception):
@@ -551,10 +582,13 @@ def transcribe_recording(
     db.commit()  # others see "transcribing" while it runs
     document = db.get(Document, recording.document_id)
     assert document is not None and document.storage_key
-    result = transcribe(storage.path(document.storage_key), settings)
-    rows = _record_attempts(db, recording, result, prices)
+    audio_path = storage.path(document.storage_key)
+    db.commit()  # no transaction stays open during the (long) transcription
+    result = transcribe(audio_path, settings)
+    begin_write(db)
     recording = db.get(AudioRecording, recording_id)
     assert recording is not None
+    rows = _record_attempts(db, recording, result, prices)
     if result.success:
         recording.status = "transcribed"
         recording.transcript = result.text

@@ -14,10 +14,14 @@ webm/ogg/mp4/wav header (415 otherwise; the first chunk of a recording always mu
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.exc import OperationalError
 
 from storyteller import authz, recordings, tasks
 from storyteller.extensions import db
@@ -28,6 +32,34 @@ from storyteller.views.stored_files import send_stored_file
 
 bp = Blueprint("recordings", __name__)
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+SQLITE_ATTEMPTS = 5
+
+
+def _committed(work: Callable[[], T]) -> T:
+    """Run ``work`` in a transaction of its own and commit; a RecordingError rolls back.
+
+    On SQLite the transaction takes the write lock first (``recordings.begin_write``), so
+    requests racing on one recording (two tabs) take turns instead of failing with
+    "database is locked"; should that still happen, it starts again. PostgreSQL waits on
+    the row locks the guarded UPDATEs take.
+    """
+    db.session.commit()  # end the read-only transaction of the permission checks
+    for attempt in range(SQLITE_ATTEMPTS):
+        try:
+            recordings.begin_write(db.session)
+            result = work()
+            db.session.commit()
+            return result
+        except recordings.RecordingError:
+            db.session.rollback()
+            raise
+        except OperationalError:
+            db.session.rollback()
+            if db.engine.dialect.name != "sqlite" or attempt == SQLITE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _storage():
@@ -88,17 +120,17 @@ def start(session_id: uuid.UUID):
     user = current_user.user
     session = authz.conductable_session_or_404(db.session, user, session_id)
     try:
-        recording, created = recordings.start_or_resume(
-            db.session,
-            session,
-            interaction_id=request.form.get("interaction_id"),
-            user=user,
-            mime_type=request.form.get("mime_type"),
+        recording, created = _committed(
+            lambda: recordings.start_or_resume(
+                db.session,
+                session,
+                interaction_id=request.form.get("interaction_id"),
+                user=user,
+                mime_type=request.form.get("mime_type"),
+            )
         )
     except recordings.RecordingError as exc:
-        db.session.rollback()
         return _refused(exc)
-    db.session.commit()
     return jsonify(_state(recording)), 201 if created else 200
 
 
@@ -115,20 +147,23 @@ def put_chunk(recording_id: uuid.UUID, sequence: int):
                 413,
             )
         data = request.stream.read(limits.chunk_bytes + 1)
-        received = recordings.add_chunk(
-            db.session,
-            _storage(),
-            recording,
-            sequence=sequence,
-            data=data,
-            limits=limits,
-            segment_start=request.headers.get("X-Segment-Start") == "1",
-            duration_ms=_int_or_none(request.headers.get("X-Duration-Ms"), "X-Duration-Ms"),
+        duration_ms = _int_or_none(request.headers.get("X-Duration-Ms"), "X-Duration-Ms")
+        received = _committed(
+            lambda: recordings.add_chunk(
+                db.session,
+                _storage(),
+                _for_conductor(recording_id),
+                sequence=sequence,
+                data=data,
+                limits=limits,
+                segment_start=request.headers.get("X-Segment-Start") == "1",
+                duration_ms=duration_ms,
+            )
         )
     except recordings.RecordingError as exc:
         db.session.rollback()
         return _refused(exc)
-    db.session.commit()
+    recording = _for_conductor(recording_id)
     return jsonify({"received": received, "duration_ms": recording.duration_ms})
 
 
@@ -137,18 +172,21 @@ def put_chunk(recording_id: uuid.UUID, sequence: int):
 def finish(recording_id: uuid.UUID):
     recording = _for_conductor(recording_id)
     try:
-        recording = recordings.finish(
-            db.session,
-            _storage(),
-            recording,
-            chunk_count=_int_or_none(request.form.get("chunk_count"), "chunk_count"),
-            duration_ms=_int_or_none(request.form.get("duration_ms"), "duration_ms"),
-            accept_missing=request.form.get("accept_missing") in ("1", "true", "yes"),
+        chunk_count = _int_or_none(request.form.get("chunk_count"), "chunk_count")
+        duration_ms = _int_or_none(request.form.get("duration_ms"), "duration_ms")
+        recording = _committed(
+            lambda: recordings.finish(
+                db.session,
+                _storage(),
+                _for_conductor(recording_id),
+                chunk_count=chunk_count,
+                duration_ms=duration_ms,
+                accept_missing=request.form.get("accept_missing") in ("1", "true", "yes"),
+            )
         )
     except recordings.RecordingError as exc:
         db.session.rollback()
         return _refused(exc)
-    db.session.commit()
     if recording.status == "assembled":
         try:
             tasks.enqueue_transcription(recording.id)
@@ -193,13 +231,14 @@ def audio(recording_id: uuid.UUID):
 @bp.route("/recordings/<uuid:recording_id>/discard", methods=["POST"])
 @login_required
 def discard(recording_id: uuid.UUID):
-    recording = _for_conductor(recording_id)
+    _for_conductor(recording_id)
     try:
-        keys = recordings.discard(db.session, recording, current_user.user)
+        keys = _committed(
+            lambda: recordings.discard(db.session, _for_conductor(recording_id), current_user.user)
+        )
     except recordings.RecordingError as exc:
-        db.session.rollback()
         return _refused(exc)
-    db.session.commit()
+    recording = _for_conductor(recording_id)
     storage = _storage()
     for key in keys:
         storage.delete(key)
