@@ -65,6 +65,7 @@ NONE_LABELS = {
     "agent_version": "(no version)",
 }
 RUNNING_STATUSES = ("in_progress", "paused")
+SHOWN_GROUPS = 30
 
 
 def _zero_histogram() -> list[int]:
@@ -164,6 +165,26 @@ class LlmUsageReport:
     def reads_raw_today(self) -> bool:
         return self.start <= self.today <= self.end
 
+    @property
+    def hidden_count(self) -> int:
+        """How many groups the page sums into one "others" row (the CSV has every one)."""
+        if self.group_by == "day" or len(self.rows) <= SHOWN_GROUPS:
+            return 0
+        return len(self.rows) - SHOWN_GROUPS + 1
+
+    @property
+    def shown_rows(self) -> list[LlmUsageRow]:
+        """The rows the page shows: every day; otherwise the groups with most calls, the rest
+        summed in one last row (a chart of a thousand storytellers is read by nobody)."""
+        hidden = self.hidden_count
+        if not hidden:
+            return self.rows
+        kept = self.rows[: len(self.rows) - hidden]
+        others = LlmUsageRow(key="others", label=f"The other {hidden}")
+        for row in self.rows[len(kept) :]:
+            others.add(row.as_values())
+        return [*kept, others]
+
 
 def _utc_today() -> date:
     return utcnow().date()
@@ -179,29 +200,55 @@ _DIMENSION_COLUMNS = {
 
 def _dimension(group_by: str, values: Any) -> Any:
     get = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
+    if isinstance(values, dict) and "dimension" in values:
+        return values["dimension"]
     if group_by == "day":
         return get("date")
     return get(_DIMENSION_COLUMNS[group_by])
 
 
-_STORED_COLUMNS = (
-    LlmUsageDaily.date,
-    LlmUsageDaily.storyteller_id,
-    LlmUsageDaily.agent_id,
-    LlmUsageDaily.agent_version_id,
-    LlmUsageDaily.model,
-    LlmUsageDaily.calls,
-    LlmUsageDaily.failed_calls,
-    LlmUsageDaily.fallback_calls,
-    LlmUsageDaily.prompt_tokens,
-    LlmUsageDaily.response_tokens,
-    LlmUsageDaily.priced_calls,
-    LlmUsageDaily.unpriced_calls,
-    LlmUsageDaily.total_cost,
-    LlmUsageDaily.latency_sum_ms,
-    LlmUsageDaily.latency_histogram,
-    LlmUsageDaily.ttft_histogram,
+_SUMMED = (
+    "calls",
+    "failed_calls",
+    "fallback_calls",
+    "prompt_tokens",
+    "response_tokens",
+    "priced_calls",
+    "unpriced_calls",
+    "total_cost",
+    "latency_sum_ms",
 )
+
+
+def _stored_usage(db: DbSession, start: date, end: date, group_by: str) -> list[dict[str, Any]]:
+    """The rollup rows of [start, end] summed per group in SQL, histograms included (bucket by
+    bucket, so no JSON is decoded per row: a 90-day range is thousands of rows)."""
+    u = LlmUsageDaily
+    dimension = u.date if group_by == "day" else getattr(u, _DIMENSION_COLUMNS[group_by])
+    sums = [func.sum(getattr(u, name)).label(name) for name in _SUMMED]
+    histograms = [
+        func.sum(func.coalesce(column[index].as_integer(), 0)).label(f"{prefix}{index}")
+        for prefix, column in (("l", u.latency_histogram), ("t", u.ttft_histogram))
+        for index in range(rollups.HISTOGRAM_SIZE)
+    ]
+    query = (
+        select(dimension.label("dimension"), *sums, *histograms)
+        .where(u.date >= start, u.date <= end)
+        .group_by(dimension)
+    )
+    groups = []
+    for row in db.execute(query):
+        values = {name: int(getattr(row, name) or 0) for name in _SUMMED if name != "total_cost"}
+        values["total_cost"] = row.total_cost or 0
+        values["latency_histogram"] = [
+            int(getattr(row, f"l{i}") or 0) for i in range(rollups.HISTOGRAM_SIZE)
+        ]
+        values["ttft_histogram"] = [
+            int(getattr(row, f"t{i}") or 0) for i in range(rollups.HISTOGRAM_SIZE)
+        ]
+        values["dimension"] = row.dimension
+        groups.append(values)
+    return groups
 
 
 def llm_usage(
@@ -221,12 +268,8 @@ def llm_usage(
 
     last_stored = min(end, today - timedelta(days=1))
     if start <= last_stored:
-        for row in db.execute(
-            select(*_STORED_COLUMNS).where(
-                LlmUsageDaily.date >= start, LlmUsageDaily.date <= last_stored
-            )
-        ):
-            add(row)
+        for values in _stored_usage(db, start, last_stored, group_by):
+            add(values)
     if start <= today <= end:
         for usage in rollups.llm_usage_of_day(db, today):
             values = usage.values()

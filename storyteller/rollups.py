@@ -81,6 +81,7 @@ __all__ = [
 CENT_MICROS = Decimal("0.000001")
 HISTOGRAM_SIZE = len(LATENCY_BUCKETS_MS) + 1
 FALLBACK_EVENT = "llm.fallback"
+FALLBACK_SLACK_MS = 3_600_000
 DAILY_AGENT_METRICS = (
     "llm_calls",
     "llm_error_rate",
@@ -204,7 +205,13 @@ def llm_usage_of_day(db: DbSession, day: date) -> list[LlmUsage]:
     )
     fell_back = (
         select(Event.llm_interaction_id)
-        .where(Event.event_type == FALLBACK_EVENT, Event.llm_interaction_id.is_not(None))
+        .where(
+            Event.event_type == FALLBACK_EVENT,
+            Event.llm_interaction_id.is_not(None),
+            # Written after its call, so never before the day began (an hour of slack for
+            # clocks): the index on timestamp_ms keeps this to the day's events and later.
+            Event.timestamp_ms >= int(start.timestamp() * 1000) - FALLBACK_SLACK_MS,
+        )
         .distinct()
         .subquery()
     )

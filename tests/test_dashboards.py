@@ -406,3 +406,22 @@ def test_sessions_are_dated_by_their_utc_day(db_session, make_storyteller):
     started = {row.key: row.started for row in report.rows}
     assert started[(today - timedelta(days=2)).isoformat()] == 1
     assert started[(today - timedelta(days=1)).isoformat()] == 1
+
+
+def test_many_groups_show_the_busiest_and_sum_the_rest():
+    today = utcnow().date()
+    rows = []
+    for n in range(35):
+        row = dashboards.LlmUsageRow(key=str(n), label=f"Teller {n}")
+        row.calls, row.unpriced_calls = 100 - n, 1
+        rows.append(row)
+    total = dashboards.LlmUsageRow(key="total")
+    report = dashboards.LlmUsageReport(today, today, "storyteller", rows, total, today, None)
+    shown = report.shown_rows
+    assert len(shown) == dashboards.SHOWN_GROUPS and report.hidden_count == 6
+    assert [r.label for r in shown[:29]] == [f"Teller {n}" for n in range(29)]
+    assert shown[-1].label == "The other 6"
+    assert shown[-1].calls == sum(100 - n for n in range(29, 35))
+    assert shown[-1].unpriced_calls == 6
+    by_day = dashboards.LlmUsageReport(today, today, "day", rows, total, today, None)
+    assert by_day.shown_rows == rows and by_day.hidden_count == 0

@@ -173,7 +173,7 @@ def index():
 
 
 def _llm_chart_data(report: dashboards.LlmUsageReport) -> dict[str, Any]:
-    rows = report.rows
+    rows = report.shown_rows
     return {
         "labels": [row.label for row in rows],
         "calls": [row.calls - row.failed_calls for row in rows],
