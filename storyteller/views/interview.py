@@ -21,7 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from storyteller import authz, interview
+from storyteller import authz, interview, recordings
 from storyteller.extensions import db
 from storyteller.models import SessionInteraction
 
@@ -49,6 +49,8 @@ def page(session_id: uuid.UUID):
     snapshot = interview.load_snapshot(db.session, session, with_memories=False)
     waiting = snapshot.open_interaction
     draft = interview.draft_for(db.session, waiting) if waiting else None
+    # A recording of this question left from before a reload: continue it, or check and send.
+    recording = recordings.unfinished_for(db.session, waiting, user) if waiting else None
     progress = interview.evaluate_progress(interview.context_from(session, snapshot))
     return render_template(
         "interview/page.html",
@@ -56,6 +58,7 @@ def page(session_id: uuid.UUID):
         history=[i for i in snapshot.interactions if i.response_method],
         waiting=waiting,
         draft=draft,
+        recording=recording,
         progress=progress,
         idempotency_key=uuid.uuid4().hex,
     )
@@ -164,11 +167,15 @@ def answer(session_id: uuid.UUID):
             idempotency_key=key,
             user_id=user.id,
         )
+        recording_id = request.form.get("recording_id", "").strip()
+        if created and method != "skip" and recording_id:
+            # The (edited) transcript is the answer; the recording goes with it ("voice").
+            recordings.attach_to_answer(db.session, recording_id, saved, user)
     except interview.AlreadyAnswered:
         db.session.rollback()
         flash("This question was already answered, perhaps in another window.", "info")
         return redirect(_page_url(session_id), code=303)
-    except interview.InterviewError as exc:
+    except (interview.InterviewError, recordings.RecordingError) as exc:
         db.session.rollback()
         if method != "skip" and request.form.get("answer", "").strip():
             # Keep what they typed: it goes back into the box as the draft.
