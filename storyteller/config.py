@@ -89,4 +89,9 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # Hours before a session that reminders go out, comma-separated.
         "STORYTELLER_REMINDER_LEADS": os.environ.get("STORYTELLER_REMINDER_LEADS", "24,1"),
         "STORYTELLER_INVITATION_DAYS": _int("STORYTELLER_INVITATION_DAYS", 7),
+        # Retention of operational records in days (seed 004; see storyteller/retention.py).
+        "RETENTION_MESSAGES_DAYS": _int("RETENTION_MESSAGES_DAYS", 183),
+        "RETENTION_ERRORS_DAYS": _int("RETENTION_ERRORS_DAYS", 183),
+        "RETENTION_SESSIONS_DAYS": _int("RETENTION_SESSIONS_DAYS", 365),
+        "RETENTION_USAGE_DAYS": _int("RETENTION_USAGE_DAYS", 730),
     }
