@@ -192,6 +192,11 @@ _MEMORY_MARKERS = ("last time you told me", "last time you mentioned")
 _PHOTO_MARKERS = ("photo you shared", "photos you shared")
 
 
+def photo_questions_asked(questions: Sequence[str]) -> int:
+    """How many of these asked questions count as photo questions (the "photo:n" to ask next)."""
+    return sum(1 for q in questions if any(m in _norm(q) for m in _PHOTO_MARKERS))
+
+
 def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", (text or "").lower()).strip()
 
