@@ -47,6 +47,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from storyteller import audit
+from storyteller.agent.offline import photo_questions_asked
 from storyteller.file_storage import LocalStorage, new_key
 from storyteller.models import (
     Document,
@@ -587,10 +588,11 @@ def _discussed_in(interactions: list[SessionInteraction]) -> list[str]:
 
 def photos_for_interview(
     db: DbSession, session: Session, interactions: list[SessionInteraction]
-) -> tuple[list[Document], bool]:
+) -> tuple[list[Document | None], bool]:
     """(photos in the order the interviewer should use them, whether this session asked for one).
 
-    First the photos this session has already asked about (in that order), then the
+    First the photos this session has already asked about (in that order; a None where the
+    interviewer counts a photo question whose photo is not known), then the
     storyteller's photos never asked about in any session: those uploaded during or chosen
     for this session first, then those of the session's life events, then the rest, oldest
     first. The interviewer's "photo:N" question key is an index into this list.
@@ -636,7 +638,14 @@ def photos_for_interview(
     }
     fresh = [d for d in documents if str(d.id) not in elsewhere and d not in here]
     fresh.sort(key=lambda d: (not chosen(d), d.life_event_id not in linked))
-    return here + fresh, any(chosen(d) for d in fresh)
+    # The interviewer numbers its photo questions by counting them in the questions' words
+    # (an LLM may phrase one without those words): line the discussed photos up with that
+    # count, so "photo:n" for the next n is always a photo not yet discussed.
+    counted = photo_questions_asked(
+        [i.agent_prompt or "" for i in interactions if i.response_method is not None]
+    )
+    aligned: list[Document | None] = [*here[:counted], *[None] * (counted - len(here))]
+    return aligned + fresh, any(chosen(d) for d in fresh)
 
 
 def photo_asked_about(db: DbSession, interaction: SessionInteraction | None) -> Document | None:
