@@ -201,7 +201,7 @@ class SessionSnapshot:
     node: ProcessNode | None
     #: The storyteller's photos in the interviewer's order (see photos.photos_for_interview)
     #: and whether this session asked for one ("Ask about this photo", or added during it).
-    photos: list[Document] = field(default_factory=list)
+    photos: list[Document | None] = field(default_factory=list)
     photo_asked_for: bool = False
     photo_life_events: dict[uuid.UUID, str] = field(default_factory=dict)
 
@@ -259,8 +259,8 @@ def load_snapshot(
     )
 
 
-def _life_event_names(db: DbSession, documents: list[Document]) -> dict[uuid.UUID, str]:
-    ids = {d.life_event_id for d in documents if d.life_event_id}
+def _life_event_names(db: DbSession, documents: list[Document | None]) -> dict[uuid.UUID, str]:
+    ids = {d.life_event_id for d in documents if d is not None and d.life_event_id}
     if not ids:
         return {}
     rows = db.execute(select(LifeEvent.id, LifeEvent.event_name).where(LifeEvent.id.in_(ids)))
@@ -339,13 +339,15 @@ def context_from(session: Session, snapshot: SessionSnapshot) -> InterviewContex
         ],
         wants_photos=bool(snapshot.template and snapshot.template.wants_photos)
         or snapshot.photo_asked_for,
-        photo_captions=[d.title or "" for d in snapshot.photos],
+        photo_captions=[(d.title or "") if d else "" for d in snapshot.photos],
         photos=[_photo_ref(d, snapshot.photo_life_events) for d in snapshot.photos],
         artifacts=artifacts,
     )
 
 
-def _photo_ref(document: Document, event_names: dict[uuid.UUID, str]) -> PhotoRef:
+def _photo_ref(document: Document | None, event_names: dict[uuid.UUID, str]) -> PhotoRef:
+    if document is None:
+        return PhotoRef(document_id="", title=None, life_event=None, taken_at=None)
     life_event = event_names.get(document.life_event_id) if document.life_event_id else None
     return PhotoRef(
         document_id=str(document.id),
@@ -372,7 +374,7 @@ def _photo_of_question(
     for earlier in reversed(snapshot.interactions):
         photo_id = (earlier.metadata_ or {}).get("photo_document_id")
         if photo_id:
-            return next((d for d in snapshot.photos if str(d.id) == photo_id), None)
+            return next((d for d in snapshot.photos if d and str(d.id) == photo_id), None)
     return None
 
 
