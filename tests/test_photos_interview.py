@@ -16,6 +16,7 @@ from tests.interview_helpers import (  # noqa: F401 - fixtures
     answer_and_turn,
     chat_bodies,
     fake_llm,
+    interactions,
     llm_settings,
     open_question,
 )
@@ -184,6 +185,29 @@ def test_the_llm_is_told_the_photo_facts_and_nothing_of_other_storytellers(
     assert "On the church steps" in prompts and "Our wedding" in prompts
     assert "1962-07-14T15:30:00" in prompts  # the date taken
     assert "secret picnic" not in prompts
+
+
+def test_a_photo_question_phrased_without_the_usual_words_is_not_asked_again(
+    db_session, make_storyteller, make_session, storage
+):
+    """An LLM may phrase a photo question without "photo you shared" (which the offline
+    interviewer counts): the next photo question is still about the next photo."""
+    storyteller = make_storyteller()
+    first = _photo(db_session, storyteller, storage, title="Wedding day")
+    second = _photo(db_session, storyteller, storage, title="Tom at the beach")
+    session = make_session(storyteller, session_template_id=_photo_template(db_session).id)
+    opening = interview.start(db_session, session, user_id=None, settings=OFFLINE)
+    assert opening.metadata_["photo_document_id"] == str(first.id)
+    opening.agent_prompt = "Who is standing with you on the church steps, and who took it?"
+    db_session.flush()
+    for number in range(6):
+        answer_and_turn(db_session, session, f"We were happy then. ({number})", OFFLINE)
+    keyed = [
+        (i.metadata_["question_key"], i.metadata_.get("photo_document_id"))
+        for i in interactions(db_session, session.id)
+        if (i.metadata_ or {}).get("question_key", "").startswith("photo:")
+    ]
+    assert [photo_id for _, photo_id in keyed] == [str(first.id), str(second.id)], keyed
 
 
 def test_an_approved_photo_annotation_puts_the_photo_and_its_caption_in_the_book(
