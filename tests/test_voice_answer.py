@@ -1,0 +1,181 @@
+"""The interview page's side of voice answers: the recorder on the page, and the answer form
+sending a recording with the (edited) transcript. The recording API itself is covered by
+tests/test_recordings.py; the browser side by tests/browser/test_voice.py.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from storyteller import interview
+from storyteller.agent.llm import LlmSettings
+from storyteller.models import AudioRecording, Document, SessionInteraction
+from tests.recording_audio import SENTENCE, cut, spoken_webm
+
+WEBM = "audio/webm;codecs=opus"
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory) -> bytes:
+    return spoken_webm(tmp_path_factory.mktemp("voice-answer"), SENTENCE)
+
+
+@pytest.fixture
+def setup(make_user, make_storyteller, make_session, db_session, login):
+    user = make_user("storyteller", name="Alice Owner")
+    storyteller = make_storyteller(user=user)
+    session = make_session(storyteller)
+    settings = interview.InterviewSettings(
+        llm=LlmSettings(base_url=None, api_key=None, model="none"),
+        daily_token_budget=0,
+        prices={},
+    )
+    question = interview.start(db_session, session, user_id=user.id, settings=settings)
+    db_session.commit()
+    login(user)
+    return {"user": user, "session": session, "question": question}
+
+
+def _start(client, setup) -> dict:
+    response = client.post(
+        f"/interview/{setup['session'].id}/recordings",
+        data={"interaction_id": str(setup["question"].id), "mime_type": WEBM},
+    )
+    assert response.status_code in (200, 201), response.get_data(as_text=True)
+    return response.get_json()
+
+
+def _answer(client, setup, text: str, recording_id: str, action: str = "answer"):
+    return client.post(
+        f"/interview/{setup['session'].id}/answer",
+        data={
+            "interaction_id": str(setup["question"].id),
+            "idempotency_key": uuid.uuid4().hex,
+            "answer": text,
+            "recording_id": recording_id,
+            "action": action,
+        },
+    )
+
+
+def _finished_recording(db_session, setup, status: str = "transcribed") -> AudioRecording:
+    recording = AudioRecording(
+        session_id=setup["session"].id,
+        storyteller_id=setup["session"].storyteller_id,
+        interaction_id=setup["question"].id,
+        created_by_id=setup["user"].id,
+        status=status,
+        mime_type=WEBM,
+        transcript="we had a boat",
+        duration_ms=4000,
+    )
+    db_session.add(recording)
+    db_session.commit()
+    return recording
+
+
+def test_the_page_has_a_hidden_recorder_that_only_javascript_shows(client, setup):
+    page = client.get(f"/interview/{setup['session'].id}").get_data(as_text=True)
+    recorder = re.search(r"<div class=\"recorder card stack\" data-recorder hidden[^>]*>", page)
+    assert recorder, "no recorder on the question page"
+    assert f'data-create-url="/interview/{setup["session"].id}/recordings"' in recorder.group(0)
+    assert f'data-interaction-id="{setup["question"].id}"' in recorder.group(0)
+    assert "data-recording-url" not in recorder.group(0)
+    assert 'name="recording_id" value=""' in page
+    assert "/static/js/recorder.js" in page
+    assert "You have a recording in progress" in page  # rendered, but hidden
+    assert re.search(r"data-recorder-resume hidden", page)
+
+
+def test_the_page_offers_to_continue_a_recording_left_by_a_reload(client, setup, speech):
+    rec = _start(client, setup)
+    put = client.put(
+        f"{rec['chunk_url']}0",
+        data=cut(speech, 3)[0],
+        headers={"Content-Type": "audio/webm", "X-Duration-Ms": "83000", "X-Segment-Start": "1"},
+    )
+    assert put.status_code == 200, put.get_data(as_text=True)
+    page = client.get(f"/interview/{setup['session'].id}").get_data(as_text=True)
+    assert f'data-recording-url="/recordings/{rec["id"]}"' in page
+    assert 'data-recording-status="recording"' in page
+    assert not re.search(r"data-recorder-resume hidden", page)
+    assert re.search(r"data-recorder-controls hidden", page)
+    assert re.search(
+        r"You have a recording in progress\s*\(<span data-recorder-resume-length>1:23</span>\)",
+        page,
+    )
+    for label in ("Continue recording", "Send it as it is", "Discard"):
+        assert f">{label}</button>" in page
+
+
+def test_the_answer_form_sends_the_recording_with_the_edited_transcript(
+    client, setup, speech, db_session
+):
+    rec = _start(client, setup)
+    for seq, chunk in enumerate(cut(speech, 3)):
+        assert client.put(f"{rec['chunk_url']}{seq}", data=chunk).status_code == 200
+    finished = client.post(rec["finish_url"], data={"chunk_count": "3", "duration_ms": "3000"})
+    assert finished.status_code == 200, finished.get_data(as_text=True)
+    assert finished.get_json()["status"] in ("transcribed", "failed")
+    # Reloaded after the transcript came: the page brings the recording back to be sent.
+    page = client.get(f"/interview/{setup['session'].id}").get_data(as_text=True)
+    assert f'data-recording-url="/recordings/{rec["id"]}"' in page
+    assert re.search(r"data-recorder-resume hidden", page)
+
+    response = _answer(client, setup, "  My brother Tom built a boat in 1952.  ", rec["id"])
+    assert response.status_code == 303
+    db_session.expire_all()
+    question = db_session.get(SessionInteraction, setup["question"].id)
+    assert question.response_method == "voice"
+    assert question.storyteller_response == "My brother Tom built a boat in 1952."
+    recording = db_session.get(AudioRecording, uuid.UUID(rec["id"]))
+    assert recording.status == "sent" and recording.interaction_id == question.id
+    document = db_session.get(Document, recording.document_id)
+    assert document.kind == "audio" and document.interaction_id == question.id
+    # The next question's page has no recording waiting.
+    page = client.get(f"/interview/{setup['session'].id}").get_data(as_text=True)
+    assert "data-recording-url" not in page
+
+
+@pytest.mark.parametrize(
+    "which, message",
+    [
+        ("unfinished", "not finished yet"),
+        ("nonsense", "not known"),
+        ("another session", "not known"),
+    ],
+)
+def test_a_recording_that_cannot_go_with_the_answer_keeps_the_text_as_a_draft(
+    client, setup, db_session, make_session, which, message
+):
+    if which == "unfinished":
+        recording_id = str(_finished_recording(db_session, setup, status="recording").id)
+    elif which == "nonsense":
+        recording_id = "not-a-recording"
+    else:
+        other = make_session(setup["session"].storyteller, session_name="Another day")
+        row = _finished_recording(db_session, setup)
+        row.session_id = other.id
+        db_session.commit()
+        recording_id = str(row.id)
+    response = _answer(client, setup, "We lived by the lake.", recording_id)
+    assert response.status_code == 303
+    db_session.expire_all()
+    question = db_session.get(SessionInteraction, setup["question"].id)
+    assert question.response_method is None  # not answered
+    assert interview.draft_for(db_session, question).content == "We lived by the lake."
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert message in page
+    assert "We lived by the lake." in page
+
+
+def test_skipping_leaves_the_recording_alone(client, setup, db_session):
+    recording = _finished_recording(db_session, setup)
+    response = _answer(client, setup, "", str(recording.id), action="skip")
+    assert response.status_code == 303
+    db_session.expire_all()
+    assert db_session.get(SessionInteraction, setup["question"].id).response_method == "skip"
+    assert db_session.get(AudioRecording, recording.id).status == "transcribed"
