@@ -24,6 +24,7 @@ Everything is None rather than 0 when its denominator is 0.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from storyteller.models import AgentExecution, AgentVersion, LlmInteraction, Session
 
-__all__ = ["STARTED_STATUSES", "VersionFigures", "compare_versions"]
+__all__ = ["STARTED_STATUSES", "AgentTotals", "VersionFigures", "agent_totals", "compare_versions"]
 
 STARTED_STATUSES = ("in_progress", "paused", "completed", "cancelled")
 COST_PLACES = Decimal("0.000001")
@@ -163,3 +164,36 @@ def compare_versions(db: DbSession, versions: list[AgentVersion]) -> list[Versio
             )
         )
     return figures
+
+
+@dataclass(frozen=True)
+class AgentTotals:
+    sessions: int
+    started: int
+    completed: int
+    success_rate: float | None  # completed / started, None when none started
+
+
+def agent_totals(db: DbSession) -> dict[uuid.UUID, AgentTotals]:
+    """Every agent's sessions, live from the session rows (one grouped query).
+
+    The same definitions as ``agent.total_sessions`` and ``agent.success_rate``, which
+    ``flask recompute`` stores on the agent row; these never lag behind.
+    """
+    started = Session.started_at.is_not(None) & Session.status.in_(STARTED_STATUSES)
+    totals: dict[uuid.UUID, AgentTotals] = {}
+    for agent_id, sessions, started_count, completed in db.execute(
+        select(
+            Session.agent_id,
+            func.count(Session.id),
+            func.sum(case((started, 1), else_=0)),
+            func.sum(case((started & (Session.status == "completed"), 1), else_=0)),
+        )
+        .where(Session.agent_id.is_not(None))
+        .group_by(Session.agent_id)
+    ):
+        started_count, completed = int(started_count or 0), int(completed or 0)
+        totals[agent_id] = AgentTotals(
+            int(sessions), started_count, completed, _ratio(completed, started_count)
+        )
+    return totals

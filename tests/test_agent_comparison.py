@@ -116,3 +116,12 @@ def test_the_order_asked_for_is_kept_and_nothing_asked_is_nothing(db_session, tw
     figures = agent_comparison.compare_versions(db_session, [v2, v1])
     assert [f.version for f in figures] == [v2, v1]
     assert agent_comparison.compare_versions(db_session, []) == []
+
+
+def test_agent_totals_count_every_version_of_the_agent(db_session, two_versions):
+    v1, _v2, _unused = two_versions
+    totals = agent_comparison.agent_totals(db_session)[v1.agent_id]
+    # v1: 3 sessions (2 started, 1 completed); v2: 1 (started, completed); the session
+    # without an agent is nobody's.
+    assert (totals.sessions, totals.started, totals.completed) == (4, 3, 2)
+    assert totals.success_rate == pytest.approx(2 / 3)

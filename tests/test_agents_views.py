@@ -45,9 +45,25 @@ def _admin(make_user, login):
     return admin
 
 
-def test_the_list_shows_the_interviewer_with_its_seed_fields(client, make_user, login):
+def test_the_list_shows_the_interviewer_with_its_seed_fields(
+    client, db_session, make_user, make_storyteller, make_session, login
+):
     _admin(make_user, login)
+    agent, v1 = agent_versions.ensure_interviewer_agent(db_session)
+    storyteller = make_storyteller()
+    for status in ("completed", "in_progress", "completed", "paused"):
+        make_session(
+            storyteller,
+            agent_id=agent.id,
+            agent_version_id=v1.id,
+            status=status,
+            started_at=v1.created_at,
+        )
     page = client.get("/admin/agents/").get_data(as_text=True)
+    row = re.search(r"<tr>\s*<th scope=\"row\"><a [^>]*>Interviewer</a></th>(.*?)</tr>", page, re.S)
+    assert row is not None
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
+    assert cells[-2:] == ["4", "50%"]  # total sessions, success rate (2 of 4 started)
     assert "Interviewer" in page
     assert "life story interviews" in page  # specializations
     assert "supervised" in page  # learning mode

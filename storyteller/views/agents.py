@@ -42,7 +42,12 @@ def index():
         v.agent_id: v
         for v in db.session.scalars(select(AgentVersion).where(AgentVersion.is_active))
     }
-    return render_template("agents/index.html", agents=agents, active=active)
+    return render_template(
+        "agents/index.html",
+        agents=agents,
+        active=active,
+        totals=agent_comparison.agent_totals(db.session),
+    )
 
 
 def _detail(agent: Agent, form: dict[str, str] | None = None, errors=None, status: int = 200):
