@@ -61,6 +61,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": False,
         "MAX_CONTENT_LENGTH": _int("STORYTELLER_MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
+        # One photo (counted while it is read; storyteller/photos.py).
+        "PHOTO_MAX_BYTES": _int("STORYTELLER_PHOTO_MAX_BYTES", 30 * 1024 * 1024),
         "STORYTELLER_ENV": os.environ.get("STORYTELLER_ENV", "development"),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "STORYTELLER_TASKS_IMMEDIATE": _int("STORYTELLER_TASKS_IMMEDIATE", 0) != 0,
