@@ -256,10 +256,22 @@ def _check(source: IO[bytes]) -> _Checked:
         if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
             raise _too_many_pixels()
         try:
-            exif = image.getexif()
+            exif = _header_exif(image)
         except (OSError, SyntaxError, ValueError, struct.error):
             exif = Image.Exif()
         return _Checked(image.format, width, height, exif)
+
+
+def _header_exif(image: Image.Image) -> Image.Exif:
+    """The EXIF block, without decoding pixels (Pillow's PNG getexif() would load the image
+    to look for an eXIf chunk after the image data; such a late chunk is simply not read)."""
+    if image.format != "PNG":
+        return image.getexif()
+    exif = Image.Exif()
+    raw = image.info.get("exif")
+    if isinstance(raw, bytes):
+        exif.load(raw)
+    return exif
 
 
 def _kept_exif(exif: Image.Exif) -> Image.Exif | None:
@@ -456,12 +468,14 @@ def _variants(source: IO[bytes]) -> tuple[bytes, bytes, tuple[int, int]]:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image.load()
-            orientation = image.getexif().get(_ORIENTATION)
+            source_mode = image.mode
+            orientation = _header_exif(image).get(_ORIENTATION)
             # Shrink first, then turn upright: the square bound fits either way round, and
             # the full-size picture is never copied.
             image.thumbnail((WEB_SIDE, WEB_SIDE), Image.Resampling.LANCZOS)
             web = _flatten(_upright(image, orientation))
-            icc = image.info.get("icc_profile")
+            # An ICC profile describes the source's colours: only an RGB one fits the copies.
+            icc = image.info.get("icc_profile") if source_mode in ("RGB", "RGBA") else None
             web_bytes = _jpeg(web, 85, icc)
             thumb = web.copy()
             thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)

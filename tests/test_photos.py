@@ -281,3 +281,21 @@ def test_storyteller_page_and_timeline_link_to_the_photos(client, login, make_us
     assert link in timeline
     page = client.get(link.split("#")[0]).get_data(as_text=True)
     assert f'<option value="{event.id}" selected>' in page
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt"), [("CMYK", "JPEG"), ("L", "PNG"), ("P", "PNG"), ("LA", "WEBP")]
+)
+def test_less_usual_pictures_make_rgb_copies(mode, fmt, db_session, make_storyteller, storage):
+    buffer = io.BytesIO()
+    Image.new(mode, (300, 200)).save(buffer, fmt)
+    document = photos.add_photo(
+        db_session, make_storyteller(), buffer.getvalue(), user=None, storage=storage
+    )
+    stored = _stored(storage, document)
+    with Image.open(io.BytesIO(stored["original"])) as original:
+        assert original.format == fmt
+        assert original.mode == ("RGBA" if fmt == "WEBP" else mode)  # WebP has no LA
+    with Image.open(io.BytesIO(stored["web"])) as web:
+        assert web.mode == "RGB" and web.size == (300, 200)
+    assert document.metadata_["taken_at"] is None
