@@ -23,6 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
@@ -142,10 +143,11 @@ class SessionTrace:
     outside_memories_written: list[InteractionMemory]
     outside_errors: list[AgentError]
 
-    @property
+    @cached_property
     def llm_calls(self) -> list[LlmInteraction]:
+        """Every LLM call of the session, in the order they were made."""
         calls = [c for t in self.turns for c in t.llm_calls] + self.outside_llm_calls
-        return sorted(calls, key=lambda c: (c.created_at, str(c.id)))
+        return sorted(calls, key=lambda c: (c.created_at, c.id))
 
     @property
     def tokens(self) -> int:

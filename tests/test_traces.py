@@ -182,33 +182,54 @@ def test_waterfall_bars_are_placed_within_their_turn(db_session, ran):
         assert call.model in bar.label
 
 
-def test_load_session_trace_reads_each_table_once(
-    db_session, fake_llm, make_user, make_storyteller, make_session, ran
+def _counting_queries(action) -> int:  # noqa: ANN001
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # noqa: ANN001 - SQLAlchemy hook
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        action()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_the_trace_costs_the_same_queries_however_many_turns(
+    client, login, db_session, fake_llm, make_user, make_storyteller, make_session, ran
 ):
-    """No N+1: a session with more turns costs no more queries."""
+    """No N+1, in the domain function and in the whole page (which renders before its commit,
+    so no row is reloaded one by one)."""
 
-    def queries_for(session_id: uuid.UUID) -> int:
-        statements: list[str] = []
+    def load(session_id: uuid.UUID) -> int:
+        db_session.expire_all()
+        return _counting_queries(lambda: traces.load_session_trace(db_session, session_id))
 
-        def count(conn, cursor, statement, *args):  # noqa: ANN001 - SQLAlchemy hook
-            statements.append(statement)
+    small_session = ran[2]
+    bigger = _run_session(db_session, fake_llm, make_user, make_storyteller, make_session, turns=4)
+    large_session = bigger[2]
+    assert load(small_session.id) == load(large_session.id) <= 9
 
-        engine = db.engine
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            db_session.expire_all()
-            traces.load_session_trace(db_session, session_id)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        return len(statements)
+    admin = make_user("admin")
+    db_session.commit()
+    login(admin)
 
-    small = queries_for(ran[2].id)
-    bigger = _run_session(db_session, fake_llm, make_user, make_storyteller, make_session, turns=4)[
-        2
-    ]
-    large = queries_for(bigger.id)
-    assert small == large
-    assert large <= 9
+    def page(session_id: uuid.UUID) -> int:
+        def get() -> None:
+            assert client.get(f"/admin/traces/{session_id}").status_code == 200
+
+        return _counting_queries(get)
+
+    def export(session_id: uuid.UUID) -> int:
+        def get() -> None:
+            assert client.get(f"/admin/traces/{session_id}/llm-calls.jsonl").status_code == 200
+
+        return _counting_queries(get)
+
+    page(small_session.id)  # warm-up: first-request work (e.g. the signed-in user)
+    assert page(small_session.id) == page(large_session.id)
+    assert export(small_session.id) == export(large_session.id)
 
 
 def test_find_by_trace_id(db_session, ran):

@@ -54,9 +54,12 @@ def session(session_id: uuid.UUID):
     trace = traces.load_session_trace(db.session, session_id)
     if trace is None:
         abort(404)
+    # Rendered before the commit: a commit expires every loaded row, and the page would then
+    # reload them one query at a time.
+    page = render_template("traces/session.html", trace=trace)
     record_read("trace", storyteller_id=trace.session.storyteller_id, object_id=session_id)
     db.session.commit()
-    return render_template("traces/session.html", trace=trace)
+    return page
 
 
 @bp.route("/trace/<uuid:trace_id>")
@@ -76,13 +79,13 @@ def llm_calls(session_id: uuid.UUID):
     if trace is None:
         abort(404)
     content = request.args.get("content", "") == "1"
+    body = "".join(otel_export.jsonl_lines(trace, include_content=content))  # before the commit
     record_read(
         "trace_export" if not content else "trace_export_with_content",
         storyteller_id=trace.session.storyteller_id,
         object_id=session_id,
     )
     db.session.commit()
-    body = "".join(otel_export.jsonl_lines(trace, include_content=content))
     return Response(
         body,
         mimetype="application/x-ndjson",
