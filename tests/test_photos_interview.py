@@ -99,7 +99,7 @@ def test_ask_about_this_photo_then_the_annotation_artifact(
     assert data["date"] == "1955"
     assert "Revere Beach" in (data["place"] or "")
     assert any("Mary" in person for person in data["people"]), data["people"]
-    # The next question is not about a photo any more (none is left), nor shows one.
+    # No other photo is left: the next question is about none, or follows up on this one.
     nxt = open_question(db_session, session.id)
     assert "photo_document_id" not in (nxt.metadata_ or {}) or (
         nxt.metadata_["photo_document_id"] == str(photo.id)  # a follow-up on the same photo

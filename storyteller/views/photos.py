@@ -133,7 +133,7 @@ def upload(storyteller_id: uuid.UUID):
 @bp.route("/sessions/<uuid:session_id>/photos", methods=["POST"])
 @login_required
 def upload_in_session(session_id: uuid.UUID):
-    """A photo added during a session: kept, and the next question is about it."""
+    """A photo added during a session: kept, and one of the next questions is about it."""
     user = current_user.user
     session = authz.conductable_session_or_404(db.session, user, session_id)
     storyteller = db.session.get(Storyteller, session.storyteller_id)
@@ -160,7 +160,7 @@ def upload_in_session(session_id: uuid.UUID):
             back=url_for("interview.page", session_id=session_id),
         ), refused.status
     db.session.commit()
-    flash("The photo is added. The next question will be about it.", "success")
+    flash("The photo is added. I will ask you about it in one of the next questions.", "success")
     return redirect(url_for("interview.page", session_id=session_id), code=303)
 
 
@@ -179,7 +179,7 @@ def ask(document_id: uuid.UUID):
         abort(400)
     photos.ask_in_session(db.session, document, session, user=user)
     db.session.commit()
-    flash("The next question in this session will be about your photo.", "success")
+    flash("I will ask you about this photo in one of the next questions.", "success")
     return redirect(url_for("interview.page", session_id=session.id), code=303)
 
 
