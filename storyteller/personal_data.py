@@ -122,7 +122,13 @@ def _executions(s: Subject) -> Any:
         llm.c.agent_execution_id.is_not(None),
         or_(llm.c.storyteller_id == s.storyteller_id, llm.c.session_id.in_(_sessions(s))),
     )
-    return select(t.c.id).where(or_(t.c.session_id.in_(_sessions(s)), t.c.id.in_(via_calls)))
+    return select(t.c.id).where(
+        or_(
+            t.c.session_id.in_(_sessions(s)),
+            t.c.id.in_(via_calls),
+            *_json_names("agent_execution", "input_data")(s),
+        )
+    )
 
 
 def _module_states(s: Subject) -> Any:
@@ -148,6 +154,20 @@ def _own_user(column: str, table: str) -> Callable[[Subject], list[ColumnElement
         if s.user_id is None:
             return []
         return [_t(table).c[column] == s.user_id]
+
+    return where
+
+
+def _json_names(table: str, column: str) -> Callable[[Subject], list[ColumnElement[bool]]]:
+    """Rows whose JSON column names them by the app's convention: {"storyteller_id": ...}
+    (and {"user_id": ...} for their own account)."""
+
+    def where(s: Subject) -> list[ColumnElement[bool]]:
+        value = _t(table).c[column]
+        conditions = [value["storyteller_id"].as_string() == str(s.storyteller_id)]
+        if s.user_id is not None:
+            conditions.append(value["user_id"].as_string() == str(s.user_id))
+        return conditions
 
     return where
 
@@ -247,9 +267,11 @@ REGISTRY: dict[str, Personal | NotPersonal] = {
         "storyteller_id, or via session", _ids_in("llm_interaction", "id", _llm_calls)
     ),
     "event": Personal(
-        "via session, their account, their LLM calls or agent executions",
+        "via session, their account, their LLM calls or agent executions, or naming them "
+        "in its payload",
         _any(
             _via_session("event"),
+            _json_names("event", "payload"),
             _own_user("user_id", "event"),
             _ids_in("event", "llm_interaction_id", _llm_calls),
             _ids_in("event", "agent_execution_id", _executions),
@@ -261,6 +283,7 @@ REGISTRY: dict[str, Personal | NotPersonal] = {
         _any(
             _direct("agent_error"),
             _via_session("agent_error"),
+            _json_names("agent_error", "context"),
             _own_user("user_id", "agent_error"),
             _ids_in("agent_error", "agent_execution_id", _executions),
         ),

@@ -273,6 +273,8 @@ def fill_storyteller(
             payload={},
             llm_interaction_id=book_call.id,
         ),
+        Event(event_type="consent.recorded", timestamp_ms=3, payload={"storyteller_id": str(sid)}),
+        AgentError(error_type="Roster", error_message="x", context={"user_id": str(user.id)}),
         SessionMetric(session_id=session.id, metric_type="turns", metric_value=1, timestamp=WHEN),
         AgentError(
             storyteller_id=sid,
