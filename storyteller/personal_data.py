@@ -45,6 +45,8 @@ from storyteller import audit, file_storage
 from storyteller.models import Base, Storyteller, User
 
 ID_CHUNK = 500
+# Never written to an export: a password hash or a sign-in token hash is nobody's to carry.
+SECRET_COLUMNS = frozenset({"password_hash", "token_hash"})
 EXPORTS_FOLDER = "exports"  # storyteller.export_jobs keeps book exports under <instance>/exports
 
 
@@ -425,7 +427,8 @@ README = """Everything Storyteller holds about {name} (storyteller id {id}),
 exported on {when} UTC.
 
 tables/   one JSON file per table of the database: a list of this storyteller's rows
-          (every column, as stored). Tables without any of their rows are left out.
+          (every column, as stored, except password and sign-in token hashes, which are
+          left empty). Tables without any of their rows are left out.
 files/    their files as stored: photos (original, web copy, thumbnail), documents,
           voice recordings (in the pieces they were uploaded in) and book exports.
 
@@ -452,7 +455,10 @@ def export_storyteller(
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in personal_tables():
             rows = [
-                {key: _jsonable(value) for key, value in row._mapping.items()}
+                {
+                    key: None if key in SECRET_COLUMNS else _jsonable(value)
+                    for key, value in row._mapping.items()
+                }
                 for row in db.execute(select_rows(name, subject))
             ]
             if not rows:

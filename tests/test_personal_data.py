@@ -56,6 +56,8 @@ def _check_export(archive, app, a, a_ids, a_keys, b, b_ids):
         assert archive.read(f"files/{key}") == file_storage.storage_for(app.instance_path).read(key)
     assert any(n.startswith("files/exports/") and n.endswith("book.pdf") for n in names)
     assert "Bertram" not in " ".join(names)
+    users = json.loads(archive.read("tables/user.json"))
+    assert users[0]["password_hash"] is None and users[0]["email"].startswith("agatha-")
     readme = archive.read("README.txt").decode()
     assert "Agatha Applewood" in readme and str(a.id) in readme
     everything = b"".join(archive.read(n) for n in names)
