@@ -63,6 +63,24 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int("STORYTELLER_MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
         # One photo (counted while it is read; storyteller/photos.py).
         "PHOTO_MAX_BYTES": _int("STORYTELLER_PHOTO_MAX_BYTES", 30 * 1024 * 1024),
+        # Voice answers (storyteller/recordings.py): one uploaded piece, one recording, length.
+        "STORYTELLER_RECORDING_MAX_CHUNK_BYTES": _int(
+            "STORYTELLER_RECORDING_MAX_CHUNK_BYTES", 2 * 1024 * 1024
+        ),
+        "STORYTELLER_RECORDING_MAX_BYTES": _int("STORYTELLER_RECORDING_MAX_BYTES", 200 * 1024**2),
+        "STORYTELLER_RECORDING_MAX_MINUTES": _int("STORYTELLER_RECORDING_MAX_MINUTES", 60),
+        # Transcription through the LLM server's /audio/transcriptions (offline without one).
+        "STORYTELLER_TRANSCRIPTION_MODEL": os.environ.get(
+            "STORYTELLER_TRANSCRIPTION_MODEL", "whisper-1"
+        ),
+        "STORYTELLER_TRANSCRIPTION_TIMEOUT": float(
+            os.environ.get("STORYTELLER_TRANSCRIPTION_TIMEOUT", "120")
+        ),
+        "STORYTELLER_TRANSCRIPTION_RETRIES": _int("STORYTELLER_TRANSCRIPTION_RETRIES", 1),
+        # USD per minute of audio, JSON {"model": price}, over agent/transcription.py's table.
+        "STORYTELLER_TRANSCRIPTION_PRICES": json.loads(
+            os.environ.get("STORYTELLER_TRANSCRIPTION_PRICES") or "{}"
+        ),
         "STORYTELLER_ENV": os.environ.get("STORYTELLER_ENV", "development"),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "STORYTELLER_TASKS_IMMEDIATE": _int("STORYTELLER_TASKS_IMMEDIATE", 0) != 0,
