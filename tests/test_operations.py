@@ -256,3 +256,56 @@ def test_may_scrape(remote, headers, token, behind_proxy, allowed):
         )
         is allowed
     )
+
+
+MULTIPROCESS_SCRIPT = """
+import sys
+from storyteller import create_app
+from storyteller.extensions import db
+
+app = create_app({
+    "SQLALCHEMY_DATABASE_URI": sys.argv[1], "SECRET_KEY": "x", "INSTANCE_PATH": sys.argv[2],
+    "TESTING": True, "LOG_LEVEL": "WARNING",
+})
+with app.app_context():
+    db.create_all()
+client = app.test_client()
+for _ in range(int(sys.argv[3])):
+    client.get("/healthz")
+if sys.argv[4] == "scrape":
+    sys.stdout.write(client.get("/metrics").get_data(as_text=True))
+"""
+
+
+def test_worker_processes_add_up_through_prometheus_multiproc_dir(tmp_path):
+    """Two "workers" (processes) count into PROMETHEUS_MULTIPROC_DIR; a scrape sums them."""
+    import os
+    import subprocess
+    import sys
+
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    url = f"sqlite:///{tmp_path / 'multi.db'}"
+
+    def worker(requests: int, mode: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", MULTIPROCESS_SCRIPT, url, str(tmp_path / "i"), str(requests),
+             mode],
+            env=env, capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    worker(3, "quiet")
+    text = worker(2, "scrape")
+    assert (
+        _sample(
+            text,
+            "storyteller_http_requests_total",
+            endpoint="operations.healthz",
+            method="GET",
+            status="200",
+        )
+        == 5
+    )
+    assert "# TYPE storyteller_llm_calls counter" in text  # the database figures are there too
