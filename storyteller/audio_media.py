@@ -19,6 +19,7 @@ from pathlib import Path
 __all__ = [
     "AudioError",
     "CONTAINER_TYPES",
+    "audio_codec",
     "container_of",
     "join_segments",
     "looks_like_text",
@@ -163,8 +164,9 @@ def _ffmpeg(args: Sequence[str]) -> None:
 def join_segments(segments: Sequence[Path], target: Path) -> None:
     """One webm/opus file at ``target`` from one or more segment files, in order.
 
-    Opus streams are copied without re-encoding (the concat demuxer re-times each segment
-    after the one before); anything else (or a copy ffmpeg refuses) is re-encoded to opus.
+    When every segment is opus, the packets are copied without re-encoding (the concat
+    demuxer re-times each segment after the one before); anything else (Safari's AAC, a
+    WAV, or a copy ffmpeg refuses) is re-encoded to opus.
     A single segment is remuxed too, so the stored file has a duration and seek index
     (a MediaRecorder stream has neither).
     """
@@ -178,6 +180,8 @@ def join_segments(segments: Sequence[Path], target: Path) -> None:
     concat = ["-f", "concat", "-safe", "0", "-i", str(listing), "-vn"]
     try:
         try:
+            if any(audio_codec(path) != "opus" for path in segments):
+                raise AudioError("Not all opus: re-encode.")
             _ffmpeg([*concat, "-c:a", "copy", "-f", "webm", str(target)])
             if probe_duration_ms(target) is None:
                 raise AudioError("The copied recording has no readable length.")
@@ -205,6 +209,32 @@ def join_segments(segments: Sequence[Path], target: Path) -> None:
             )
     finally:
         listing.unlink(missing_ok=True)
+
+
+def audio_codec(path: Path) -> str | None:
+    """The codec of the file's first audio stream ("opus", "aac", ...), None if unreadable."""
+    result = _run(
+        [
+            _tool("ffprobe"),
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "json",
+            str(path),
+        ],
+        PROBE_TIMEOUT_SECONDS,
+    )
+    if result.returncode != 0:
+        return None
+    try:
+        streams = json.loads(result.stdout or b"{}").get("streams") or [{}]
+        return streams[0].get("codec_name")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _concat_quote(path: Path) -> str:
