@@ -308,4 +308,4 @@ def test_worker_processes_add_up_through_prometheus_multiproc_dir(tmp_path):
         )
         == 5
     )
-    assert "# TYPE storyteller_llm_calls counter" in text  # the database figures are there too
+    assert "# TYPE storyteller_llm_calls_total counter" in text  # the database figures too
