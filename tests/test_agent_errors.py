@@ -14,6 +14,11 @@ import pytest
 from storyteller import agent_errors
 from storyteller.form_errors import FormInputError
 from storyteller.models import Agent, AgentError, AgentExecution, AuditLog
+from tests.test_csrf import CSRF_MESSAGE, csrf_app, csrf_app_factory, form_token, signed_in
+
+# Fixtures from the CSRF tests (an app instance with CSRF on), used by name.
+csrf_app = csrf_app
+csrf_app_factory = csrf_app_factory
 
 DAY = date(2026, 3, 10)
 
@@ -241,3 +246,20 @@ def test_detail_escapes_and_resolve_form(client, login, make_user, db_session, e
     again = client.post(f"/admin/errors/{error.id}/resolve", data={"note": "twice"})
     assert again.status_code == 400
     assert client.get(f"/admin/errors/{uuid.uuid4()}").status_code == 404
+
+
+def test_resolving_needs_the_forms_csrf_token(csrf_app, make_user, db_session, errors_data):
+    admin = make_user("admin")
+    db_session.commit()
+    client = signed_in(csrf_app, admin)
+    error = errors_data["errors"][0]
+    url = f"/admin/errors/{error.id}/resolve"
+    refused = client.post(url, data={"note": "No token"})
+    assert refused.status_code == 400 and CSRF_MESSAGE in refused.get_data(as_text=True)
+    db_session.expire_all()
+    assert db_session.get(AgentError, error.id).is_resolved is False
+    token = form_token(client.get(f"/admin/errors/{error.id}"))
+    done = client.post(url, data={"note": "With the token", "csrf_token": token})
+    assert done.status_code == 303
+    db_session.expire_all()
+    assert db_session.get(AgentError, error.id).resolution_note == "With the token"
