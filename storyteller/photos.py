@@ -374,8 +374,21 @@ def _clean_jpeg(source: IO[bytes], out: IO[bytes], tiff: bytes | None) -> None:
             continue
         out.write(bytes((0xFF, marker)) + length_bytes + payload)
         if marker == 0xDA:  # start of scan: the compressed image data, copied as it is
-            shutil.copyfileobj(source, out, _READ_CHUNK)
+            _copy_scan(source, out)
             return
+
+
+def _copy_scan(source: IO[bytes], out: IO[bytes]) -> None:
+    """The rest of the file, which must hold the end-of-image marker: a truncated upload is
+    refused here, whatever ``ImageFile.LOAD_TRUNCATED_IMAGES`` says (WeasyPrint sets it)."""
+    ended = False
+    tail = b""
+    while block := source.read(_READ_CHUNK):
+        ended = ended or b"\xff\xd9" in tail + block[:1] or b"\xff\xd9" in block
+        tail = block[-1:]
+        out.write(block)
+    if not ended:
+        raise EOFError("JPEG without its end marker")
 
 
 # PNG: only the chunks that draw the picture; text, eXIf, time and private chunks dropped.

@@ -7,7 +7,7 @@ import tracemalloc
 import uuid
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 from sqlalchemy import select
 
 from storyteller import photos
@@ -148,7 +148,12 @@ def test_absurd_dimensions_are_refused_before_decoding(size, db_session, make_st
     assert peak < 20 * 1024 * 1024
 
 
-def test_a_damaged_photo_is_refused_and_nothing_is_left(db_session, make_storyteller, tmp_path):
+@pytest.mark.parametrize("lenient_pillow", [False, True])
+def test_a_damaged_photo_is_refused_and_nothing_is_left(
+    lenient_pillow, db_session, make_storyteller, tmp_path, monkeypatch
+):
+    # WeasyPrint sets Pillow's LOAD_TRUNCATED_IMAGES for the whole process when imported.
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", lenient_pillow)
     storage = LocalStorage(tmp_path / "uploads")
     source = jpeg_with_gps()
     broken = source[: len(source) // 3]
