@@ -293,3 +293,28 @@ def test_pieces_concatenate_back_to_a_playable_file(speech, tmp_path):
     whole.write_bytes(b"".join(cut(speech, 7)))
     subprocess.run(["/usr/bin/ffprobe", "-v", "error", str(whole)], check=True)  # noqa: S603
     assert Path(whole).stat().st_size == len(speech)
+
+
+def test_discarding_a_finished_recording_removes_its_audio(client, setup, speech, app, db_session):
+    rec = _start(client, setup)
+    for seq, data in enumerate(cut(speech, 2)):
+        assert _put(client, rec, seq, data).status_code == 200
+    done = client.post(rec["finish_url"], data={"chunk_count": "2"})
+    assert done.status_code == 200
+    recording = db_session.get(AudioRecording, uuid.UUID(rec["id"]))
+    db_session.refresh(recording)
+    document = db_session.get(Document, recording.document_id)
+    uploads = Path(app.instance_path) / "uploads"
+    files = [uploads / document.storage_key] + [
+        uploads / chunk.storage_key
+        for chunk in db_session.scalars(
+            select(AudioChunk).where(AudioChunk.recording_id == recording.id)
+        )
+    ]
+    assert all(path.is_file() for path in files)
+    gone = client.post(rec["discard_url"])
+    assert gone.status_code == 200 and gone.get_json()["status"] == "discarded"
+    assert not any(path.exists() for path in files)
+    assert client.get(rec["audio_url"]).status_code == 404
+    assert client.post(rec["finish_url"], data={"chunk_count": "2"}).status_code == 409
+    assert client.post(rec["discard_url"]).status_code == 200  # again: nothing to do
