@@ -6,14 +6,16 @@ tests/test_recordings.py; the browser side by tests/browser/test_voice.py.
 from __future__ import annotations
 
 import re
+import subprocess
 import uuid
 
 import pytest
 
 from storyteller import interview
 from storyteller.agent.llm import LlmSettings
+from storyteller.agent.transcription import TranscriptionSettings, transcribe
 from storyteller.models import AudioRecording, Document, SessionInteraction
-from tests.recording_audio import SENTENCE, cut, spoken_webm
+from tests.recording_audio import SENTENCE, cut, spoken_wav, spoken_webm
 
 WEBM = "audio/webm;codecs=opus"
 
@@ -179,3 +181,24 @@ def test_skipping_leaves_the_recording_alone(client, setup, db_session):
     db_session.expire_all()
     assert db_session.get(SessionInteraction, setup["question"].id).response_method == "skip"
     assert db_session.get(AudioRecording, recording.id).status == "transcribed"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="storyteller/agent/transcription.py _recognise: pocketsphinx's Segmenter drops the "
+    "last stretch of speech when the audio ends mid-speech on a 30 ms frame boundary (1.92 s, "
+    "6.00 s, 12.54 s...): with 20 ms opus frames about one recording in three that is stopped "
+    "while talking loses its last words, or all of them. Found by tests/browser/test_voice.py. "
+    "Fix: append a second of silence to the PCM before segmenting; then remove this xfail.",
+)
+def test_speech_that_runs_to_the_very_end_of_a_recording_is_written_down(tmp_path):
+    wav = spoken_wav(tmp_path, SENTENCE)
+    stopped = tmp_path / "stopped-while-talking.wav"
+    subprocess.run(  # noqa: S603 - fixed tools
+        ["/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(wav)]
+        + ["-ar", "16000", "-t", "1.92", str(stopped)],
+        check=True,
+        capture_output=True,
+    )
+    result = transcribe(stopped, TranscriptionSettings(base_url=None, api_key=None))
+    assert result.success and (result.text or "").strip(), result

@@ -236,6 +236,7 @@
             item.sending = null;
             return false;
           }
+          item.retrying = true;
           if (!mediaRecorder) say(SAY.offline);
           await sleep(wait);
           wait = Math.min(wait * 2, MAX_RETRY_MS);
@@ -300,6 +301,20 @@
     }
 
     // ---- What the storyteller sees ------------------------------------------------------
+    function editedKey() { return "recording-edited-" + (rec ? rec.id : ""); }
+
+    function remembered(key) {
+      try { return window.localStorage.getItem(key) === "1"; } catch (e) { return false; }
+    }
+
+    function remember(key) {
+      try { window.localStorage.setItem(key, "1"); } catch (e) { /* private mode: fine */ }
+    }
+
+    box.addEventListener("input", function () {
+      if (inserted && rec) remember(editedKey());
+    });
+
     function showResult(data) {
       idInput.value = rec.id;
       if (data.audio_url) {
@@ -311,11 +326,12 @@
       resume.hidden = true;
       var transcript = (data.transcript || "").trim();
       if (transcript) {
-        if (box.value.indexOf(transcript) === -1) {
+        // Not autosaved as a draft (that would race with Discard): the server keeps the
+        // transcript and after a reload it is put back here, unless the storyteller has
+        // changed it since (their edits are autosaved as usual: the draft has their version).
+        if (box.value.indexOf(transcript) === -1 && !remembered(editedKey())) {
           var before = box.value.trim();
           box.value = before ? before + "\n\n" + transcript : transcript;
-          // The autosave in interview.js keeps it as a draft, like typed text.
-          box.dispatchEvent(new Event("input", { bubbles: true }));
         }
         inserted = transcript;
         say(SAY.heard);
@@ -329,13 +345,13 @@
       pending.clear();
       idInput.value = "";
       audio.removeAttribute("src");
+      audio.load(); // stop fetching the thrown-away audio
       result.hidden = true;
       resume.hidden = true;
       controls.hidden = false;
       timer.textContent = "0:00";
       if (inserted && box.value.indexOf(inserted) !== -1) {
         box.value = box.value.replace(inserted, "").trim();
-        box.dispatchEvent(new Event("input", { bubbles: true }));
       }
       inserted = "";
     }
@@ -483,6 +499,13 @@
         setBusy(false);
       }
     }
+
+    // Pieces the server has not taken yet live only in this page: ask before leaving it.
+    window.addEventListener("beforeunload", function (event) {
+      var stuck = false;
+      pending.forEach(function (item) { stuck = stuck || !!item.retrying; });
+      if (stuck) { event.preventDefault(); event.returnValue = ""; }
+    });
 
     root.hidden = false;
     restore();

@@ -31,10 +31,11 @@ from tests.browser.conftest import CHROMIUM_ARGS, LiveServer
 
 pytestmark = pytest.mark.browser
 
-SPEECH = (
-    "My brother had a small boat. We went out on the lake every summer. One day the wind was "
-    "very strong and the boat turned over. We swam back to the shore and our father took the "
-    "boat home."
+SENTENCES = (
+    "My brother had a small boat.",
+    "We went out on the lake every summer.",
+    "One day the wind was very strong and the boat turned over.",
+    "We swam back to the shore and our father took the boat home.",
 )
 # espeak-ng's Klatt voice: pocketsphinx's model recognises it far better than the default one.
 VOICE = "en-us+klatt"
@@ -66,23 +67,28 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SPEECH spoken by espeak-ng, then two seconds of silence (the fake microphone loops it)."""
+    """SENTENCES spoken by espeak-ng, a second of silence after each (the fake microphone loops
+    the file). The pauses matter: offline recognition writes down stretches of speech between
+    pauses, as a storyteller's speech has them."""
     espeak = shutil.which("espeak-ng")
     if espeak is None:
         _unavailable("espeak-ng is not installed (Debian package espeak-ng)")
     folder = tmp_path_factory.mktemp("voice")
-    spoken = folder / "spoken.wav"
-    subprocess.run(
-        [espeak, "-v", VOICE, "-s", "140", "-w", str(spoken), SPEECH],
-        check=True,
-        timeout=60,
-        capture_output=True,
-    )
     path = folder / "speech.wav"
-    with wave.open(str(spoken)) as source, wave.open(str(path), "wb") as out:
-        out.setparams(source.getparams())
-        out.writeframes(source.readframes(source.getnframes()))
-        out.writeframes(b"\0" * source.getsampwidth() * source.getframerate() * 2)
+    with wave.open(str(path), "wb") as out:
+        for n, sentence in enumerate(SENTENCES):
+            spoken = folder / f"sentence-{n}.wav"
+            subprocess.run(
+                [espeak, "-v", VOICE, "-s", "140", "-w", str(spoken), sentence],
+                check=True,
+                timeout=60,
+                capture_output=True,
+            )
+            with wave.open(str(spoken)) as source:
+                if n == 0:
+                    out.setparams(source.getparams())
+                out.writeframes(source.readframes(source.getnframes()))
+                out.writeframes(b"\0" * source.getsampwidth() * source.getframerate())
     return path
 
 
@@ -143,9 +149,9 @@ def _wait_for_pieces(live_server: LiveServer, session_id: uuid.UUID, at_least: i
         time.sleep(0.25)
 
 
-def test_a_storyteller_answers_by_voice_across_a_reload(make_page, live_server, sign_in):
-    page: Page = make_page()
-    user = live_server.create_user("storyteller", name="Walter Brennan")
+def _first_question(page: Page, live_server: LiveServer, sign_in, name: str) -> uuid.UUID:
+    """A new storyteller signs in and starts a new session; returns the session's id."""
+    user = live_server.create_user("storyteller", name=name)
     session_id = live_server.create_session(
         user.storyteller_id,
         session_name="Summers on the lake",
@@ -157,6 +163,12 @@ def test_a_storyteller_answers_by_voice_across_a_reload(make_page, live_server, 
     with page.expect_navigation():
         page.get_by_role("button", name="Start", exact=True).click()
     check_accessibility(page, "voice: first question")
+    return session_id
+
+
+def test_a_storyteller_answers_by_voice_across_a_reload(make_page, live_server, sign_in):
+    page: Page = make_page()
+    session_id = _first_question(page, live_server, sign_in, "Walter Brennan")
     question = page.locator("#current-question").inner_text().strip()
 
     # One big Record button; pressing it starts recording (no holding down).
@@ -175,7 +187,7 @@ def test_a_storyteller_answers_by_voice_across_a_reload(make_page, live_server, 
     # The answer cannot be sent half-recorded.
     expect(page.get_by_role("button", name="Send my answer")).to_be_disabled()
     # The level moves with the voice and the timer runs.
-    page.wait_for_function("document.querySelector('#recorder-level').value > 0.01")
+    page.wait_for_function("() => document.querySelector('#recorder-level').value > 0.01")
     expect(page.locator("[data-recorder-timer]")).not_to_have_text("0:00")
 
     # Pieces go up while recording (every ~3 s), before Stop is pressed.
@@ -281,3 +293,76 @@ def test_without_a_recorder_in_the_browser_the_typed_answer_is_all_there_is(
             .where(AudioRecording.session_id == session_id)
         )
     assert count == 0
+
+
+def test_an_interrupted_recording_sent_as_it_is_then_thrown_away(make_page, live_server, sign_in):
+    page: Page = make_page()
+    session_id = _first_question(page, live_server, sign_in, "Nora Hegarty")
+    page.get_by_role("button", name="Record", exact=True).click()
+    pieces = _wait_for_pieces(live_server, session_id, at_least=2)
+    page.reload()
+    check_accessibility(page, "voice: interrupted recording")
+    page.get_by_role("button", name="Send it as it is").click()
+    status = page.locator("[data-recorder-status]")
+    expect(status).to_have_text(HEARD, timeout=120_000)
+    recording_id, state, held = _recording(live_server, session_id)
+    assert state == "transcribed" and held == pieces
+    with live_server.db() as db:
+        metadata = db.get(AudioRecording, recording_id).metadata_
+        assert metadata["missing_accepted"] == [] and metadata["client_chunk_count"] == pieces
+    box = page.get_by_label("Your answer")
+    assert box.input_value().strip()
+    expect(page.locator("[data-recorder-audio]")).to_be_visible()
+    screenshot(page, "voice-sent-as-it-is")
+
+    page.get_by_role("button", name="Throw this recording away").click()
+    expect(status).to_contain_text("The recording was thrown away")
+    expect(box).to_have_value("")
+    expect(page.locator("input[name=recording_id]")).to_have_value("")
+    expect(page.get_by_role("button", name="Record", exact=True)).to_be_visible()
+    expect(page.locator("[data-recorder-audio]")).to_be_hidden()
+    assert _recording(live_server, session_id)[1] == "discarded"
+    page.reload()
+    check_accessibility(page, "voice: after throwing the recording away")
+    expect(page.locator("[data-recorder-resume]")).to_be_hidden()
+    expect(page.get_by_role("button", name="Record", exact=True)).to_be_visible()
+
+
+def test_a_piece_that_fails_to_upload_is_sent_again(browser, live_server, sign_in):
+    """The server answers 503 twice for piece 1: the page tries again and nothing is lost.
+
+    An unwatched page: the two refused uploads are console errors on purpose (checked here).
+    """
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    refused: list[str] = []
+
+    def flaky(route):
+        if route.request.method == "PUT" and len(refused) < 2:
+            refused.append(route.request.url)
+            route.fulfill(status=503, body="down for a moment")
+        else:
+            route.continue_()
+
+    try:
+        session_id = _first_question(page, live_server, sign_in, "Peggy Sheehan")
+        page.route(re.compile(r"/recordings/[0-9a-f-]+/chunks/1$"), flaky)
+        page.get_by_role("button", name="Record", exact=True).click()
+        pieces = _wait_for_pieces(live_server, session_id, at_least=3)
+        page.get_by_role("button", name="Stop", exact=True).click()
+        expect(page.locator("[data-recorder-status]")).to_have_text(HEARD, timeout=120_000)
+        assert len(refused) == 2 and all(url.endswith("/chunks/1") for url in refused)
+        recording_id, state, held = _recording(live_server, session_id)
+        assert state == "transcribed" and held >= pieces
+        with live_server.db() as db:
+            recording = db.get(AudioRecording, recording_id)
+            assert recording.metadata_["missing_accepted"] == []
+            assert recording.chunk_count == recording.metadata_["client_chunk_count"] == held
+        unexpected = [e for e in errors if "503" not in e]
+        assert not unexpected, unexpected
+    finally:
+        context.close()
