@@ -370,6 +370,18 @@ def row_ids(db: DbSession, subject: Subject) -> dict[str, list[Any]]:
     return result
 
 
+def row_counts(db: DbSession, storyteller_id: uuid.UUID) -> dict[str, int]:
+    """How many rows each personal table holds about them (tables with none left out)."""
+    subject = subject_of(db, storyteller_id)
+    counts = {}
+    for name in personal_tables():
+        t = _t(name)
+        query = select(func.count()).select_from(t).where(rows_condition(name, subject))
+        if count := db.scalar(query):
+            counts[name] = count
+    return counts
+
+
 # ----------------------------------------------------------------------------- files
 
 

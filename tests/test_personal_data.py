@@ -40,6 +40,7 @@ def _counts(db, tables):
 
 def test_export_has_all_their_rows_and_none_of_anyone_elses(app, db_session, two_storytellers):
     _, (a, a_ids, a_keys), (b, b_ids, _) = two_storytellers
+    assert personal_data.row_counts(db_session, a.id) == {t: len(i) for t, i in a_ids.items()}
     with personal_data.export_storyteller(db_session, a.id, app.instance_path) as out:
         _check_export(zipfile.ZipFile(out), app, a, a_ids, a_keys, b, b_ids)
 

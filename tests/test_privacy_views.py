@@ -25,7 +25,11 @@ def test_download_everything_is_a_zip_of_their_rows_and_is_audited(
     login(admin)
     page = client.get(f"/admin/privacy/{person.id}")
     assert page.status_code == 200
-    assert "Download everything (ZIP)" in page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    assert "Download everything (ZIP)" in text
+    assert "<tr><td>session</td><td>1</td></tr>" in text
+    read = db_session.scalar(select(AuditLog).where(AuditLog.action == "read"))
+    assert read.storyteller_id == person.id and read.actor_id == admin.id
     response = client.get(f"/admin/privacy/{person.id}/export.zip")
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]

@@ -24,6 +24,7 @@ from storyteller import audit, authz, personal_data
 from storyteller.extensions import db
 from storyteller.file_storage import LocalStorage
 from storyteller.models import Storyteller
+from storyteller.views.audit_trail import record_read
 from storyteller.views.stored_files import send_stored_file
 
 bp = Blueprint("privacy", __name__, url_prefix="/admin/privacy")
@@ -47,7 +48,10 @@ def index():
 @authz.roles_required("admin")
 def storyteller(storyteller_id: uuid.UUID):
     person = _storyteller_or_404(storyteller_id)
-    return render_template("privacy/storyteller.html", storyteller=person)
+    counts = personal_data.row_counts(db.session, person.id)
+    record_read("storyteller", storyteller_id=person.id, object_id=person.id)
+    db.session.commit()
+    return render_template("privacy/storyteller.html", storyteller=person, counts=counts)
 
 
 @bp.get("/<uuid:storyteller_id>/export.zip")
