@@ -55,6 +55,8 @@ def _word(value: str, what: str) -> str | None:
     value = value.strip()
     if not value:
         return None
+    if "\x00" in value:
+        raise BadFilter(f"The {what} has a character that cannot be searched for.")
     if len(value) > MAX_TEXT:
         raise BadFilter(f"The {what} can be at most {MAX_TEXT} characters.")
     return value

@@ -31,7 +31,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -488,7 +488,7 @@ def export_storyteller(
             README.format(
                 name=storyteller.display_name,
                 id=storyteller_id,
-                when=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"),
+                when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
                 counts="\n".join(f"  {t}: {n}" for t, n in counts.items()) or "  (none)",
             ),
         )
@@ -579,11 +579,13 @@ def erase_storyteller(
         raise
     storage = file_storage.storage_for(instance_path)
     removed = sum(1 for key in keys if storage.delete(key))
+    exports_root = (instance_path / EXPORTS_FOLDER).resolve()
     for path in export_paths:
         path.unlink(missing_ok=True)
         removed += 1
-        if path.parent != instance_path / EXPORTS_FOLDER and not any(path.parent.iterdir()):
-            shutil.rmtree(path.parent, ignore_errors=True)
+        folder = path.parent
+        if folder != exports_root and folder.is_dir() and not any(folder.iterdir()):
+            shutil.rmtree(folder, ignore_errors=True)
     return Erasure(counts=counts, files_removed=removed, audit_id=entry.id)
 
 

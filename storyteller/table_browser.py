@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -70,30 +71,53 @@ def summaries(db: DbSession) -> list[TableSummary]:
     return result
 
 
+def _whole_number(kind: Any, text: str) -> int:
+    value = int(text)
+    bits = 63 if isinstance(kind, BigInteger) else 31
+    if not -(2**bits) <= value < 2**bits:
+        raise ValueError(text)
+    return value
+
+
+def _decimal(kind: Any, text: str) -> Decimal:
+    value = Decimal(text)
+    digits = (kind.precision or 30) - (kind.scale or 0)
+    if not value.is_finite() or abs(value) >= Decimal(10) ** digits:
+        raise ValueError(text)
+    return value
+
+
+def _boolean(kind: Any, text: str) -> bool:
+    lowered = text.lower()
+    if lowered not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(text)
+    return lowered in ("true", "1", "yes")
+
+
+# Checked in order: Float is a Numeric, BigInteger an Integer.
+PARSERS: tuple[tuple[type, Any], ...] = (
+    (Uuid, lambda kind, text: uuid.UUID(text)),
+    (Boolean, _boolean),
+    (Integer, _whole_number),
+    (Float, lambda kind, text: float(text)),
+    (Numeric, _decimal),
+    (UtcDateTime, lambda kind, text: datetime.fromisoformat(text)),
+    (Date, lambda kind, text: date.fromisoformat(text)),
+)
+
+
 def _convert(column: Any, raw: str) -> Any:
     kind = column.type
-    text = raw.strip()
     label = column.name
-    try:
-        if isinstance(kind, Uuid):
-            return uuid.UUID(text)
-        if isinstance(kind, Boolean):
-            lowered = text.lower()
-            if lowered not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError
-            return lowered in ("true", "1", "yes")
-        if isinstance(kind, Integer):
-            return int(text)
-        if isinstance(kind, Numeric) and not isinstance(kind, Float):
-            return Decimal(text)
-        if isinstance(kind, Float):
-            return float(text)
-        if isinstance(kind, UtcDateTime):
-            return datetime.fromisoformat(text)
-        if isinstance(kind, Date):
-            return date.fromisoformat(text)
-    except (ValueError, InvalidOperation) as exc:
-        raise BadFilter(f"“{raw}” is not a valid value for the column {label}.") from exc
+    if "\x00" in raw:
+        raise BadFilter(f"“{raw}” is not a valid value for the column {label}.")
+    for type_, parse in PARSERS:
+        if isinstance(kind, type_):
+            try:
+                return parse(kind, raw.strip())
+            except (ValueError, InvalidOperation) as exc:
+                message = f"“{raw}” is not a valid value for the column {label}."
+                raise BadFilter(message) from exc
     if isinstance(kind, JSON):
         raise BadFilter(f"The column {label} holds JSON and cannot be filtered by a value.")
     if isinstance(kind, String | Text):

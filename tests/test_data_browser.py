@@ -97,12 +97,19 @@ def test_filters_and_pages_are_validated(client, db_session, login, make_user):
         ("column=id&value=not-a-uuid", "not a valid value"),
         ("column=total_sessions&value=many", "not a valid value"),
         ("column=configuration&value=x", "holds JSON"),
+        ("column=total_sessions&value=99999999999", "not a valid value"),
+        ("column=success_rate&value=abc", "not a valid value"),
+        ("column=name&value=a%00b", "not a valid value"),
         ("page=0", "whole number"),
         ("page=abc", "whole number"),
     ]:
         response = client.get("/admin/data/agent?" + query)
         assert response.status_code == 400, query
         assert words in response.get_data(as_text=True), query
+    for query in ("column=total_cost&value=1e30", "column=total_cost&value=NaN"):
+        response = client.get("/admin/data/usage_daily?" + query)
+        assert response.status_code == 400, query
+    assert client.get("/admin/data/usage_daily?column=total_cost&value=0.5").status_code == 200
     assert client.get("/admin/data/nope").status_code == 404
     assert client.get("/admin/data/agent/not-a-uuid").status_code == 404
     assert client.get(f"/admin/data/agent/{admin.id}").status_code == 404

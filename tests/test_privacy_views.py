@@ -127,6 +127,7 @@ def test_audit_log_refuses_bad_filters(client, db_session, login, make_user):
         ("from=2026-03-02&to=2026-03-01", "before the first"),
         ("actor=nobody", "not one the log knows"),
         ("page=0", "whole number"),
+        ("action=read%00", "cannot be searched"),
         ("action=" + "x" * 60, "at most"),
     ]:
         response = client.get("/admin/audit/?" + query)
