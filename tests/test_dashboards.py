@@ -16,6 +16,7 @@ from storyteller.models import (
     Agent,
     AgentVersion,
     LlmInteraction,
+    LlmUsageDaily,
     Session,
     SessionArtifact,
     utcnow,
@@ -425,3 +426,29 @@ def test_many_groups_show_the_busiest_and_sum_the_rest():
     assert shown[-1].unpriced_calls == 6
     by_day = dashboards.LlmUsageReport(today, today, "day", rows, total, today, None)
     assert by_day.shown_rows == rows and by_day.hidden_count == 0
+
+
+def test_rollup_rows_with_empty_histograms_add_up(db_session, dataset):
+    rollups.rollup(db_session, dataset.first_day, dataset.last_day)
+    later = dataset.last_day + timedelta(1)
+    before = dashboards.llm_usage(
+        db_session, dataset.first_day, dataset.last_day, "day", today=later
+    )
+    db_session.add(
+        LlmUsageDaily(
+            date=dataset.first_day,
+            dimension_key="-|-|-|hand-made",
+            model="hand-made",
+            calls=2,
+            unpriced_calls=2,
+            latency_histogram=[],
+            ttft_histogram=[],
+        )
+    )
+    db_session.flush()
+    after = dashboards.llm_usage(
+        db_session, dataset.first_day, dataset.last_day, "day", today=later
+    )
+    assert after.total.calls == before.total.calls + 2
+    assert after.total.latency_histogram == before.total.latency_histogram
+    assert sum(before.total.latency_histogram) > 0
