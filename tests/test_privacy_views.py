@@ -133,3 +133,17 @@ def test_audit_log_refuses_bad_filters(client, db_session, login, make_user):
         response = client.get("/admin/audit/?" + query)
         assert response.status_code == 400, query
         assert words in response.get_data(as_text=True), query
+
+
+def test_privacy_scan_command(runner, db_session, make_storyteller, make_session):
+    person = make_storyteller(display_name="Scanned Sally")
+    make_session(person, session_name="Sally's school days")
+    db_session.commit()
+    found = runner.invoke(args=["privacy-scan", str(person.id), "--name", "scanned sally"])
+    assert found.exit_code == 1
+    assert "storyteller.id row" in found.output and "session.storyteller_id" in found.output
+    assert "storyteller.display_name" in found.output
+    nothing = runner.invoke(args=["privacy-scan", "00000000-0000-4000-8000-000000000000"])
+    assert nothing.exit_code == 0 and "Nothing found." in nothing.output
+    bad = runner.invoke(args=["privacy-scan", "not-an-id"])
+    assert bad.exit_code == 2 and "not a storyteller id" in bad.output
