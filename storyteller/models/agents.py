@@ -176,6 +176,7 @@ class Event(IdMixin, CreatedMixin, Base):
     __table_args__ = (
         UniqueConstraint("session_id", "sequence"),
         Index("ix_event_session", "session_id"),
+        Index("ix_event_llm_interaction", "llm_interaction_id"),
         Index("ix_event_timestamp", "timestamp_ms"),
         Index("ix_event_type", "event_type"),
         Index("ix_event_trace", "trace_id"),

@@ -26,6 +26,7 @@ class InteractionMemory(IdMixin, TimestampMixin, Base):
         CheckConstraint("importance BETWEEN 0 AND 1", name="importance"),
         Index("ix_interaction_memory_storyteller_type", "storyteller_id", "memory_type"),
         Index("ix_interaction_memory_storyteller_key", "storyteller_id", "memory_key"),
+        Index("ix_interaction_memory_session", "session_id"),
     )
 
     storyteller_id: Mapped[uuid.UUID] = mapped_column(
@@ -61,7 +62,10 @@ class InteractionMemory(IdMixin, TimestampMixin, Base):
 
 class MemoryAccess(IdMixin, CreatedMixin, Base):
     __tablename__ = "memory_access"
-    __table_args__ = (Index("ix_memory_access_memory", "memory_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_memory_access_memory", "memory_id", "created_at"),
+        Index("ix_memory_access_session", "session_id"),
+    )
 
     memory_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("interaction_memory.id", ondelete="CASCADE")

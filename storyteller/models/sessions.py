@@ -55,6 +55,8 @@ class Session(IdMixin, TimestampMixin, Base):
         CheckConstraint("scheduled_duration_minutes > 0", name="scheduled_duration"),
         Index("ix_session_storyteller_status", "storyteller_id", "status"),
         Index("ix_session_scheduled_at", "scheduled_at"),
+        Index("ix_session_started_at", "started_at"),
+        Index("ix_session_ended_at", "ended_at"),
         Index("ix_session_status", "status"),
         Index("ix_session_parent", "parent_session_id"),
         Index("ix_session_agent_activity", "agent_id", "last_activity_at"),
