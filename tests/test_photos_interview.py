@@ -259,3 +259,28 @@ def test_an_approved_photo_annotation_puts_the_photo_and_its_caption_in_the_book
         ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
     ).stdout.decode()
     assert "Revere Beach in 1955" in " ".join(text.split())
+
+
+def test_the_review_page_of_a_photo_note_shows_its_photo(
+    client, login, make_user, make_storyteller, make_session, db_session, storage
+):
+    reviewer = make_user("reviewer")
+    storyteller = make_storyteller(granted_to=(reviewer,))
+    photo = _photo(db_session, storyteller, storage, title="Beach")
+    session = make_session(storyteller, session_template_id=_photo_template(db_session).id)
+    interview.start(db_session, session, user_id=None, settings=OFFLINE)
+    answer_and_turn(db_session, session, ANSWER, OFFLINE)
+    note = db_session.scalar(
+        select(SessionArtifact).where(SessionArtifact.artifact_type == "photo_annotation")
+    )
+    others = db_session.scalars(
+        select(SessionArtifact).where(SessionArtifact.artifact_type != "photo_annotation")
+    ).all()
+    db_session.commit()
+    login(reviewer)
+    page = client.get(f"/artifacts/{note.id}").get_data(as_text=True)
+    assert f'src="/photos/{photo.id}/web"' in page
+    assert client.get(f"/photos/{photo.id}/web").status_code == 200
+    if others:
+        other_page = client.get(f"/artifacts/{others[0].id}").get_data(as_text=True)
+        assert "/photos/" not in other_page
