@@ -34,7 +34,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # Libraries whose DEBUG output includes request bodies (answers sent to the LLM), and
 # alembic's chatter about its plugins at every start.
-QUIET_LIBRARIES = ("openai", "httpx", "httpcore", "urllib3", "alembic.runtime.plugins")
+QUIET_LIBRARIES = ("openai", "httpx", "httpx2", "httpcore", "urllib3", "alembic.runtime.plugins")
 REQUEST_FIELDS = ("method", "path", "status", "duration_ms")
 _HANDLER_MARK = "_storyteller_handler"
 _STARTED = "_log_started"
