@@ -1,7 +1,7 @@
 """How fast are the admin dashboards (and the trace view) on a big PostgreSQL database?
 
     .venv/bin/python bench/operator_dashboards.py [--sessions 10000] [--events 1000000]
-        [--calls 200000] [--days 120] [--requests 20] [--keep]
+        [--calls 200000] [--days 120] [--requests 20] [--keep | --reuse DBNAME [--rollup]]
 
 Creates a fresh PostgreSQL database (127.0.0.1:5432 as user postgres, or TEST_DATABASE_URL;
 dropped at the end unless --keep), builds the schema, and bulk-loads with psycopg COPY:
@@ -21,6 +21,10 @@ started session. Then:
    day), checks the figures agree with the dashboard's, and prints the ratio;
 5. repeats 2-4 with candidate indexes created by hand (printed as CREATE INDEX), so their
    effect is measured, not guessed.
+
+``--keep`` keeps the filled database and prints its name; ``--reuse DBNAME`` times that
+database again without filling it (add ``--rollup`` to recompute its rollups first, e.g.
+after the rollup format changed), skips the candidate indexes and never drops it.
 
 The script is a report: it exits 0 even when a target is missed.
 """
@@ -45,7 +49,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import make_url, text  # noqa: E402
 
 from storyteller import accounts, create_app, rollups  # noqa: E402
 from storyteller.extensions import db  # noqa: E402
@@ -54,6 +58,7 @@ from tests.conftest import (  # noqa: E402
     PASSWORD,
     create_postgres_database,
     drop_postgres_database,
+    postgres_server_url,
     test_config,
 )
 
@@ -449,6 +454,38 @@ def check_agreement(app, raw_rows) -> None:
     )
 
 
+def reuse(args: argparse.Namespace) -> None:
+    """Time a database filled by an earlier run with --keep (never dropped here)."""
+    url = make_url(postgres_server_url()).set(database=args.reuse)
+    url = url.render_as_string(hide_password=False)
+    instance = tempfile.mkdtemp(prefix="storyteller-bench-")
+    print(f"Database: {args.reuse} (PostgreSQL, reused); load average {os.getloadavg()}")
+    app = create_app(test_config(url, instance))
+    logging.getLogger("storyteller").setLevel(logging.CRITICAL)
+    with app.app_context():
+        first = db.session.scalar(text("SELECT min(created_at) FROM llm_interaction"))
+        started_ids = db.session.scalars(
+            text("SELECT id FROM session WHERE started_at IS NOT NULL ORDER BY id")
+        ).all()
+        data = {
+            "admin_email": "admin@example.org",
+            "first_day": first.astimezone(UTC).date(),
+            "trace_session": started_ids[len(started_ids) // 2],
+        }
+        if args.rollup:
+            started = time.perf_counter()
+            report = rollups.rollup(db.session, data["first_day"], datetime.now(UTC).date())
+            db.session.commit()
+            print(f"Rollup of {report.days} days in {time.perf_counter() - started:.1f} s:")
+            for name, counts in report.tables.items():
+                print(f"  {name}: {counts}")
+        db.session.remove()
+    result = measure(app, args, data, "reused database")
+    check_agreement(app, result["raw_rows"])
+    with app.app_context():
+        db.engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=10_000)
@@ -457,7 +494,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", metavar="DBNAME", help="time a database kept by --keep")
+    parser.add_argument("--rollup", action="store_true", help="with --reuse: rollup again first")
     args = parser.parse_args()
+    if args.reuse:
+        reuse(args)
+        return
 
     url = create_postgres_database("storyteller_bench")
     instance = tempfile.mkdtemp(prefix="storyteller-bench-")
