@@ -19,7 +19,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storyteller.models.base import Base, CreatedMixin, IdMixin, TimestampMixin, check_in
+from storyteller.models.base import (
+    Base,
+    CreatedMixin,
+    IdMixin,
+    JsonType,
+    TimestampMixin,
+    check_in,
+)
 
 if TYPE_CHECKING:
     from storyteller.models.people import User
@@ -421,7 +428,8 @@ class LlmUsageDaily(IdMixin, TimestampMixin, Base):
     unpriced_calls: Mapped[int] = mapped_column(default=0)
     total_cost: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     latency_sum_ms: Mapped[int] = mapped_column(BigInteger, default=0)
-    latency_histogram: Mapped[list[int]] = mapped_column(default=list)
+    # {"<bucket index>": count}, non-zero buckets only (see storyteller.rollups)
+    latency_histogram: Mapped[dict[str, int]] = mapped_column(JsonType, default=dict)
     ttft_count: Mapped[int] = mapped_column(default=0)
     ttft_sum_ms: Mapped[int] = mapped_column(BigInteger, default=0)
-    ttft_histogram: Mapped[list[int]] = mapped_column(default=list)
+    ttft_histogram: Mapped[dict[str, int]] = mapped_column(JsonType, default=dict)
