@@ -20,7 +20,10 @@ Definitions (the dashboards and the tests read them from here):
   latency and time-to-first-token histograms count calls per bucket of
   ``LATENCY_BUCKETS_MS`` (bucket i holds values in (bound[i-1], bound[i]], one extra last
   bucket holds everything above the last bound); calls without a latency are not counted
-  in the histogram nor in ``latency_sum_ms``.
+  in the histogram nor in ``latency_sum_ms``. A histogram is stored sparse, as
+  ``{"<bucket index>": count}`` with only its non-zero buckets (most rows hold a call or
+  two, so a dense list would be almost all zeros, and summing those is what a long-range
+  dashboard spends its time on).
 - ``usage_daily``: one row per date x (storyteller, agent): that day's LLM calls, tokens
   (prompt + response), priced cost, unpriced calls, mean latency (rounded); messages =
   agent prompts + storyteller answers of the session interactions created that day in the
@@ -76,6 +79,7 @@ __all__ = [
     "llm_usage_of_day",
     "percentile",
     "rollup",
+    "sparse_histogram",
 ]
 
 CENT_MICROS = Decimal("0.000001")
@@ -106,6 +110,12 @@ def bucket_of(value_ms: int) -> int:
         if value_ms <= bound:
             return index
     return len(LATENCY_BUCKETS_MS)
+
+
+def sparse_histogram(histogram: Sequence[int]) -> dict[str, int]:
+    """A dense histogram (a count per bucket) as stored: {"<bucket index>": count}, the
+    non-zero buckets only."""
+    return {str(index): count for index, count in enumerate(histogram) if count}
 
 
 def percentile(histogram: Sequence[int], q: float) -> int | None:
@@ -183,10 +193,10 @@ class LlmUsage:
             "unpriced_calls": self.unpriced_calls,
             "total_cost": self.total_cost,
             "latency_sum_ms": self.latency_sum_ms,
-            "latency_histogram": list(self.latency_histogram),
+            "latency_histogram": sparse_histogram(self.latency_histogram),
             "ttft_count": self.ttft_count,
             "ttft_sum_ms": self.ttft_sum_ms,
-            "ttft_histogram": list(self.ttft_histogram),
+            "ttft_histogram": sparse_histogram(self.ttft_histogram),
         }
 
 

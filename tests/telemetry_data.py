@@ -239,4 +239,8 @@ def expected_llm_usage(db: DbSession, first: date, last: date) -> dict[tuple, di
             g["ttft_count"] += 1
             g["ttft_sum_ms"] += c.time_to_first_token_ms
             g["ttft_histogram"][_bucket(c.time_to_first_token_ms)] += 1
+    # Stored sparse: {"<bucket index>": count} of the non-zero buckets.
+    for g in groups.values():
+        for name in ("latency_histogram", "ttft_histogram"):
+            g[name] = {str(i): n for i, n in enumerate(g[name]) if n}
     return dict(groups)

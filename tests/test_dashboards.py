@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from storyteller import dashboards, rollups
 from storyteller.models import (
@@ -441,8 +442,8 @@ def test_rollup_rows_with_empty_histograms_add_up(db_session, dataset):
             model="hand-made",
             calls=2,
             unpriced_calls=2,
-            latency_histogram=[],
-            ttft_histogram=[],
+            latency_histogram={},
+            ttft_histogram={},
         )
     )
     db_session.flush()
@@ -452,3 +453,40 @@ def test_rollup_rows_with_empty_histograms_add_up(db_session, dataset):
     assert after.total.calls == before.total.calls + 2
     assert after.total.latency_histogram == before.total.latency_histogram
     assert sum(before.total.latency_histogram) > 0
+
+
+def test_histograms_are_stored_sparse_and_old_dense_rows_are_rewritten(db_session, dataset):
+    rollups.rollup(db_session, dataset.first_day, dataset.last_day)
+    later = dataset.last_day + timedelta(1)
+    stored = db_session.scalars(select(LlmUsageDaily)).all()
+    assert stored
+    for row in stored:
+        assert isinstance(row.latency_histogram, dict)
+        assert all(count > 0 for count in row.latency_histogram.values())
+        assert sum(row.latency_histogram.values()) <= row.calls
+    expected = dashboards.llm_usage(
+        db_session, dataset.first_day, dataset.last_day, "model", today=later
+    )
+    # A row written before histograms were sparse (a dense list): no error, its buckets are
+    # left out until `flask rollup` rewrites it.
+    dense = next(row for row in stored if row.latency_histogram)
+    buckets = dict(dense.latency_histogram)
+    dense.latency_histogram = [buckets.get(str(i), 0) for i in range(rollups.HISTOGRAM_SIZE)]
+    db_session.flush()
+    partial = dashboards.llm_usage(
+        db_session, dataset.first_day, dataset.last_day, "model", today=later
+    )
+    assert partial.total.calls == expected.total.calls
+    assert sum(partial.total.latency_histogram) == sum(expected.total.latency_histogram) - sum(
+        buckets.values()
+    )
+    report = rollups.rollup(db_session, dataset.first_day, dataset.last_day)
+    assert report.tables["llm_usage_daily"].updated == 1
+    db_session.refresh(dense)
+    assert dense.latency_histogram == buckets
+    again = dashboards.llm_usage(
+        db_session, dataset.first_day, dataset.last_day, "model", today=later
+    )
+    assert [(r.key, r.latency_histogram, r.ttft_histogram) for r in again.rows] == [
+        (r.key, r.latency_histogram, r.ttft_histogram) for r in expected.rows
+    ]
