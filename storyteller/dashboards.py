@@ -20,7 +20,9 @@ Sessions (read from the session rows; each figure dated by its own moment):
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -222,39 +224,98 @@ _SUMMED = (
 )
 
 
+class _HistogramCache:
+    """The summed histograms of recent (database, range, grouping) reads, each kept with the
+    fingerprint of the rollup rows it was summed from: per group, the number of rows, their
+    latest ``updated_at`` and the sums of calls and latencies. The fingerprint comes with the
+    counts query every read runs anyway, so a reused entry is one whose rows have not changed
+    (``flask rollup`` updates ``updated_at`` of every row it rewrites, deleted or inserted rows
+    change the count); any change and the histograms are summed again. Each app process keeps
+    its own few entries: nothing is shared, nothing can go stale."""
+
+    SIZE = 32
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], tuple[Any, dict[Any, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], fingerprint: Any) -> dict[Any, Any] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != fingerprint:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: tuple[Any, ...], fingerprint: Any, histograms: dict[Any, Any]) -> None:
+        with self._lock:
+            self._entries[key] = (fingerprint, histograms)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.SIZE:
+                self._entries.popitem(last=False)
+
+
+_histogram_cache = _HistogramCache()
+
+
 def _stored_usage(db: DbSession, start: date, end: date, group_by: str) -> list[dict[str, Any]]:
-    """The rollup rows of [start, end] summed per group in one SQL query, histograms included:
-    bucket by bucket, each read by its key from the stored sparse object (a missing key is
-    0), so no JSON is decoded in Python. Measured on PostgreSQL (bench/operator_dashboards.py)
+    """The rollup rows of [start, end] summed per group in SQL: the counts and sums, then the
+    histograms (unless their rows are unchanged since the last read, see _HistogramCache),
+    bucket by bucket, each read by its key from the stored sparse object (a missing key is 0),
+    so no JSON is decoded in Python. Measured on PostgreSQL (bench/operator_dashboards.py)
     faster than expanding each row's entries (jsonb_each) and grouping by bucket. A stored
     histogram that is not an object (a dense list, as written before histograms were sparse)
     counts as empty; ``flask rollup`` over its dates rewrites it."""
     u = LlmUsageDaily
     dimension = u.date if group_by == "day" else getattr(u, _DIMENSION_COLUMNS[group_by])
+    in_range = (u.date >= start) & (u.date <= end)
     sums = [func.sum(getattr(u, name)).label(name) for name in _SUMMED]
-    histograms = [
-        func.sum(column[str(index)].as_integer()).label(f"{prefix}{index}")
-        for prefix, column in (("l", u.latency_histogram), ("t", u.ttft_histogram))
-        for index in range(rollups.HISTOGRAM_SIZE)
+    fingerprint_columns = [
+        func.count().label("row_count"),
+        func.max(u.updated_at).label("last_updated"),
+        func.sum(u.ttft_sum_ms).label("ttft_sum_ms"),
     ]
-    query = (
-        select(dimension.label("dimension"), *sums, *histograms)
-        .where(u.date >= start, u.date <= end)
-        .group_by(dimension)
-    )
-    groups = []
-    for row in db.execute(query):
+    query = select(dimension.label("dimension"), *sums, *fingerprint_columns)
+    groups: dict[Any, dict[str, Any]] = {}
+    fingerprint = []
+    for row in db.execute(query.where(in_range).group_by(dimension)):
         values = {name: int(getattr(row, name) or 0) for name in _SUMMED if name != "total_cost"}
         values["total_cost"] = row.total_cost or 0
-        values["latency_histogram"] = [
-            int(getattr(row, f"l{i}") or 0) for i in range(rollups.HISTOGRAM_SIZE)
-        ]
-        values["ttft_histogram"] = [
-            int(getattr(row, f"t{i}") or 0) for i in range(rollups.HISTOGRAM_SIZE)
-        ]
         values["dimension"] = row.dimension
-        groups.append(values)
-    return groups
+        groups[row.dimension] = values
+        fingerprint.append(
+            (
+                str(row.dimension),
+                row.row_count,
+                row.last_updated,
+                values["calls"],
+                values["latency_sum_ms"],
+                row.ttft_sum_ms,
+            )
+        )
+    fingerprint.sort()
+    key = (str(db.get_bind().engine.url), start, end, group_by)
+    histograms = _histogram_cache.get(key, fingerprint)
+    if histograms is None:
+        buckets = [
+            func.sum(column[str(index)].as_integer()).label(f"{prefix}{index}")
+            for prefix, column in (("l", u.latency_histogram), ("t", u.ttft_histogram))
+            for index in range(rollups.HISTOGRAM_SIZE)
+        ]
+        histograms = {}
+        for row in db.execute(
+            select(dimension.label("dimension"), *buckets).where(in_range).group_by(dimension)
+        ):
+            histograms[row.dimension] = (
+                [int(getattr(row, f"l{i}") or 0) for i in range(rollups.HISTOGRAM_SIZE)],
+                [int(getattr(row, f"t{i}") or 0) for i in range(rollups.HISTOGRAM_SIZE)],
+            )
+        _histogram_cache.put(key, fingerprint, histograms)
+    for dimension_value, values in groups.items():
+        latency, ttft = histograms.get(dimension_value, (_zero_histogram(), _zero_histogram()))
+        values["latency_histogram"] = list(latency)
+        values["ttft_histogram"] = list(ttft)
+    return list(groups.values())
 
 
 def llm_usage(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from storyteller import dashboards, rollups
 from storyteller.models import (
@@ -490,3 +490,52 @@ def test_histograms_are_stored_sparse_and_old_dense_rows_are_rewritten(db_sessio
     assert [(r.key, r.latency_histogram, r.ttft_histogram) for r in again.rows] == [
         (r.key, r.latency_histogram, r.ttft_histogram) for r in expected.rows
     ]
+
+
+def test_summed_histograms_are_reused_only_while_their_rows_are_unchanged(db_session, dataset):
+    rollups.rollup(db_session, dataset.first_day, dataset.last_day)
+    later = dataset.last_day + timedelta(1)
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def report():
+        statements.clear()
+        return dashboards.llm_usage(
+            db_session, dataset.first_day, dataset.last_day, "agent_version", today=later
+        )
+
+    engine = db_session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = report()
+        first_statements = len(statements)
+        second = report()
+        assert len(statements) == first_statements - 1  # the histograms were not summed again
+        assert second.total.latency_histogram == first.total.latency_histogram
+        # Only a histogram changes (calls and sums stay): its row's updated_at moves on.
+        row = next(r for r in db_session.scalars(select(LlmUsageDaily)) if r.latency_histogram)
+        original = dict(row.latency_histogram)
+        moved = dict(original)
+        bucket, n = next(iter(moved.items()))
+        del moved[bucket]
+        moved[str(rollups.HISTOGRAM_SIZE - 1)] = moved.get(str(rollups.HISTOGRAM_SIZE - 1), 0) + n
+        row.latency_histogram = moved
+        db_session.flush()
+        third = report()
+        assert len(statements) == first_statements
+        assert third.total.latency_histogram != first.total.latency_histogram
+        assert third.total.latency_histogram[int(bucket)] == (
+            first.total.latency_histogram[int(bucket)] - n
+        )
+        # A deleted row changes the fingerprint too.
+        db_session.delete(row)
+        db_session.flush()
+        fourth = report()
+        assert len(statements) == first_statements
+        assert sum(fourth.total.latency_histogram) == sum(first.total.latency_histogram) - sum(
+            original.values()
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
