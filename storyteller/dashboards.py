@@ -20,6 +20,7 @@ Sessions (read from the session rows; each figure dated by its own moment):
 
 from __future__ import annotations
 
+import operator
 import threading
 import uuid
 from collections import OrderedDict
@@ -27,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -74,6 +76,16 @@ def _zero_histogram() -> list[int]:
     return [0] * rollups.HISTOGRAM_SIZE
 
 
+def _added(mine: list[int], theirs: Any) -> list[int]:
+    """``mine`` plus a histogram, dense (a count per bucket) or sparse ({"<bucket>": count})."""
+    if isinstance(theirs, list) and len(theirs) == len(mine):
+        return list(map(operator.add, mine, theirs))
+    entries = theirs.items() if isinstance(theirs, dict) else enumerate(theirs or ())
+    for index, count in entries:
+        mine[int(index)] += count
+    return mine
+
+
 @dataclass
 class LlmUsageRow:
     key: str
@@ -99,16 +111,11 @@ class LlmUsageRow:
         self.response_tokens += get("response_tokens")
         self.priced_calls += get("priced_calls")
         self.unpriced_calls += get("unpriced_calls")
-        self.cost += Decimal(str(get("total_cost") or 0))
+        cost = get("total_cost") or 0
+        self.cost += cost if isinstance(cost, Decimal) else Decimal(str(cost))
         self.latency_sum_ms += get("latency_sum_ms")
-        for mine, theirs in (
-            (self.latency_histogram, get("latency_histogram") or ()),
-            (self.ttft_histogram, get("ttft_histogram") or ()),
-        ):
-            # dense (a count per bucket) or as stored, sparse ({"<bucket>": count})
-            entries = theirs.items() if isinstance(theirs, dict) else enumerate(theirs)
-            for index, count in entries:
-                mine[int(index)] += count
+        self.latency_histogram = _added(self.latency_histogram, get("latency_histogram"))
+        self.ttft_histogram = _added(self.ttft_histogram, get("ttft_histogram"))
 
     def as_values(self) -> dict[str, Any]:
         return {
@@ -176,7 +183,7 @@ class LlmUsageReport:
             return 0
         return len(self.rows) - SHOWN_GROUPS + 1
 
-    @property
+    @cached_property
     def shown_rows(self) -> list[LlmUsageRow]:
         """The rows the page shows: every day; otherwise the groups with most calls, the rest
         summed in one last row (a chart of a thousand storytellers is read by nobody)."""
