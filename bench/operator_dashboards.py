@@ -32,6 +32,7 @@ The script is a report: it exits 0 even when a target is missed.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -461,6 +462,7 @@ def reuse(args: argparse.Namespace) -> None:
     instance = tempfile.mkdtemp(prefix="storyteller-bench-")
     print(f"Database: {args.reuse} (PostgreSQL, reused); load average {os.getloadavg()}")
     app = create_app(test_config(url, instance))
+    gc.freeze()  # as wsgi.py does
     logging.getLogger("storyteller").setLevel(logging.CRITICAL)
     with app.app_context():
         first = db.session.scalar(text("SELECT min(created_at) FROM llm_interaction"))
@@ -506,6 +508,7 @@ def main() -> None:
     print(f"Database: {url.rsplit('/', 1)[-1]} (PostgreSQL); load average {os.getloadavg()}")
     try:
         app = create_app(test_config(url, instance))
+        gc.freeze()  # as wsgi.py does
         # One log line per request would drown the figures; errors still count as HTTP 500.
         logging.getLogger("storyteller").setLevel(logging.CRITICAL)
         now = datetime.now(UTC)
