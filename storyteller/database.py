@@ -1,12 +1,14 @@
-"""Engine settings: SQLite with foreign keys, WAL, synchronous=FULL and a busy timeout."""
+"""Engine settings (SQLite with foreign keys, WAL, synchronous=FULL and a busy timeout), and
+how a write transaction takes the SQLite write lock up front."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session as DbSession
 
 from storyteller.extensions import db
 
@@ -30,6 +32,20 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _on_sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
+
+
+def begin_write(db_session: DbSession) -> None:
+    """Start a write transaction now (SQLite; PostgreSQL locks rows as it goes: no-op there).
+
+    In WAL mode a SQLite transaction that read first and writes later fails at once with
+    "database is locked" when another writer committed in between (its snapshot is stale;
+    the busy timeout does not help). A write that changes nothing, as the first statement,
+    takes the write lock up front (waiting up to the busy timeout), so what the transaction
+    then reads stays current: BEGIN IMMEDIATE. Call it at the start of a transaction (after a
+    commit or rollback).
+    """
+    if db_session.get_bind().dialect.name == "sqlite":
+        db_session.execute(text("UPDATE storyteller SET id = id WHERE id IS NULL"))
 
 
 def configure_engine(engine: Engine) -> None:

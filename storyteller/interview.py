@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from storyteller import (
@@ -490,9 +491,14 @@ def save_draft(
             version=version,
             saved_by_id=user_id,
         )
-        db.add(draft)
-        db.flush()
-        return draft
+        try:
+            with db.begin_nested():  # another tab may insert the first draft at the same time
+                db.add(draft)
+                db.flush()
+            return draft
+        except IntegrityError:
+            draft = draft_for(db, interaction)
+            assert draft is not None  # the other tab's row, now committed
     # A conditional update: only a newer version wins, even between two racing requests.
     updated = db.execute(
         update(AnswerDraft)

@@ -34,7 +34,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
-from storyteller import audio_media, events
+from storyteller import audio_media, database, events
 from storyteller.agent.transcription import (
     Result,
     TranscriptionSettings,
@@ -59,7 +59,6 @@ __all__ = [
     "RecordingError",
     "add_chunk",
     "attach_to_answer",
-    "begin_write",
     "discard",
     "finish",
     "limits_from_config",
@@ -118,24 +117,6 @@ def transcription_settings_from_config(config: Mapping[str, Any]) -> Transcripti
         timeout_seconds=float(config.get("STORYTELLER_TRANSCRIPTION_TIMEOUT") or 120),
         max_retries=int(config.get("STORYTELLER_TRANSCRIPTION_RETRIES", 1)),
     )
-
-
-def begin_write(db: DbSession) -> None:
-    """Start a write transaction now (SQLite; PostgreSQL locks rows as it goes: no-op there).
-
-    In WAL mode a SQLite transaction that read first and writes later fails at once with
-    "database is locked" when another writer committed in between (its snapshot is stale).
-    A no-op write as the first statement takes the write lock up front (waiting up to the
-    busy timeout), so what the transaction then reads stays current: BEGIN IMMEDIATE.
-    Call it at the start of a transaction (after a commit or rollback).
-    """
-    if db.get_bind().dialect.name == "sqlite":
-        db.execute(
-            update(AudioRecording)
-            .where(AudioRecording.id.is_(None))
-            .values(status=AudioRecording.status)
-            .execution_options(synchronize_session=False)
-        )
 
 
 # -- starting ------------------------------------------------------------------------------
@@ -585,7 +566,7 @@ def transcribe_recording(
     audio_path = storage.path(document.storage_key)
     db.commit()  # no transaction stays open during the (long) transcription
     result = transcribe(audio_path, settings)
-    begin_write(db)
+    database.begin_write(db)
     recording = db.get(AudioRecording, recording_id)
     assert recording is not None
     rows = _record_attempts(db, recording, result, prices)

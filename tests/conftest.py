@@ -26,6 +26,9 @@ from storyteller import accounts, create_app
 from storyteller.extensions import db
 from storyteller.models import Session, Storyteller, StorytellerAccess, User
 
+# Fixtures for races between several signed-in tabs, each test on a database of its own.
+pytest_plugins = ("tests.concurrent_tabs",)
+
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "correct horse battery"
 accounts.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes in tests; scrypt in the app

@@ -24,6 +24,7 @@ from flask_login import current_user, login_required
 from storyteller import authz, interview, recordings
 from storyteller.extensions import db
 from storyteller.models import SessionInteraction
+from storyteller.views.write_transactions import committed
 
 bp = Blueprint("interview", __name__, url_prefix="/interview")
 
@@ -122,23 +123,23 @@ def save_draft(session_id: uuid.UUID):
             state="error",
             message="Not saved: the page is out of date. Please reload.",
         ), 400
-    try:
-        draft = interview.save_draft(
-            db.session,
-            interaction,
-            content=request.form.get("answer", ""),
-            version=version,
-            user_id=user.id,
+    content, user_id, interaction_id = request.form.get("answer", ""), user.id, interaction.id
+
+    def save():
+        # Loaded again inside the write transaction: another request may have just changed it.
+        current = db.session.get(SessionInteraction, interaction_id)
+        return interview.save_draft(
+            db.session, current, content=content, version=version, user_id=user_id
         )
+
+    try:
+        draft = committed(save, domain_errors=(interview.InterviewError,))
     except interview.StaleDraft as exc:
-        db.session.rollback()
         return render_template(
             "interview/_save_state.html", state="stale", message=str(exc), version=exc.draft.version
         ), 409
     except interview.AlreadyAnswered as exc:
-        db.session.rollback()
         return render_template("interview/_save_state.html", state="error", message=str(exc)), 409
-    db.session.commit()
     return render_template("interview/_save_state.html", state="saved", version=draft.version)
 
 

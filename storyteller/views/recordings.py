@@ -14,14 +14,12 @@ webm/ogg/mp4/wav header (415 otherwise; the first chunk of a recording always mu
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import OperationalError
 
 from storyteller import authz, recordings, tasks
 from storyteller.extensions import db
@@ -29,37 +27,16 @@ from storyteller.file_storage import storage_for
 from storyteller.models import AudioRecording, Document
 from storyteller.views.audit_trail import record_read
 from storyteller.views.stored_files import send_stored_file
+from storyteller.views.write_transactions import committed
 
 bp = Blueprint("recordings", __name__)
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-SQLITE_ATTEMPTS = 5
 
 
 def _committed(work: Callable[[], T]) -> T:
-    """Run ``work`` in a transaction of its own and commit; a RecordingError rolls back.
-
-    On SQLite the transaction takes the write lock first (``recordings.begin_write``), so
-    requests racing on one recording (two tabs) take turns instead of failing with
-    "database is locked"; should that still happen, it starts again. PostgreSQL waits on
-    the row locks the guarded UPDATEs take.
-    """
-    db.session.commit()  # end the read-only transaction of the permission checks
-    for attempt in range(SQLITE_ATTEMPTS):
-        try:
-            recordings.begin_write(db.session)
-            result = work()
-            db.session.commit()
-            return result
-        except recordings.RecordingError:
-            db.session.rollback()
-            raise
-        except OperationalError:
-            db.session.rollback()
-            if db.engine.dialect.name != "sqlite" or attempt == SQLITE_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
+    """``work`` in a write transaction of its own (see views/write_transactions.py)."""
+    return committed(work, domain_errors=(recordings.RecordingError,))
 
 
 def _storage():
