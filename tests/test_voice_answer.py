@@ -183,15 +183,9 @@ def test_skipping_leaves_the_recording_alone(client, setup, db_session):
     assert db_session.get(AudioRecording, recording.id).status == "transcribed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="storyteller/agent/transcription.py _recognise: pocketsphinx's Segmenter drops the "
-    "last stretch of speech when the audio ends mid-speech on a 30 ms frame boundary (1.92 s, "
-    "6.00 s, 12.54 s...): with 20 ms opus frames about one recording in three that is stopped "
-    "while talking loses its last words, or all of them. Found by tests/browser/test_voice.py. "
-    "Fix: append a second of silence to the PCM before segmenting; then remove this xfail.",
-)
 def test_speech_that_runs_to_the_very_end_of_a_recording_is_written_down(tmp_path):
+    # pocketsphinx's Segmenter dropped speech running to the very end when the length fell
+    # on a frame boundary (1.92 s here); transcription now appends a second of silence.
     wav = spoken_wav(tmp_path, SENTENCE)
     stopped = tmp_path / "stopped-while-talking.wav"
     subprocess.run(  # noqa: S603 - fixed tools

@@ -16,6 +16,7 @@ No Flask, no database.
 
 from __future__ import annotations
 
+import io
 import logging
 import tempfile
 import threading
@@ -42,6 +43,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 OFFLINE_MODEL = "pocketsphinx-en-us"
+TRAILING_SILENCE = bytes(16000 * 2)  # one second of 16 kHz 16-bit mono PCM
 # USD per minute of audio, as published by OpenAI; override with the app's
 # STORYTELLER_TRANSCRIPTION_PRICES ({"model": usd_per_minute, ...}; null removes one).
 DEFAULT_MINUTE_PRICES: dict[str, Decimal] = {
@@ -262,16 +264,19 @@ def _offline(path: Path, audio_seconds: float | None) -> Attempt:
 def _recognise(pcm_path: Path) -> str:
     from pocketsphinx import Segmenter
 
+    # A second of silence after the audio: the Segmenter drops a stretch of speech that runs
+    # to the very end (a recording stopped mid-sentence) when the length falls on one of its
+    # frame boundaries; trailing silence always closes the last stretch.
+    stream = io.BytesIO(pcm_path.read_bytes() + TRAILING_SILENCE)
     words: list[str] = []
     with _decoder_lock:
         decoder = _pocketsphinx_decoder()
         segmenter = Segmenter(sample_rate=16000)
-        with pcm_path.open("rb") as stream:
-            for speech in segmenter.segment(stream):
-                decoder.start_utt()
-                decoder.process_raw(speech.pcm, full_utt=True)
-                decoder.end_utt()
-                hypothesis = decoder.hyp()
-                if hypothesis is not None and hypothesis.hypstr.strip():
-                    words.append(hypothesis.hypstr.strip())
+        for speech in segmenter.segment(stream):
+            decoder.start_utt()
+            decoder.process_raw(speech.pcm, full_utt=True)
+            decoder.end_utt()
+            hypothesis = decoder.hyp()
+            if hypothesis is not None and hypothesis.hypstr.strip():
+                words.append(hypothesis.hypstr.strip())
     return " ".join(words)
