@@ -63,6 +63,7 @@ __all__ = [
     "finish",
     "limits_from_config",
     "received_sequences",
+    "sent_for",
     "start_or_resume",
     "transcribe_recording",
     "transcription_settings_from_config",
@@ -166,6 +167,20 @@ def unfinished_for(
         .order_by(AudioRecording.created_at.desc())
         .limit(1)
     )
+
+
+def sent_for(db: DbSession, interaction_ids: list[uuid.UUID]) -> dict[uuid.UUID, AudioRecording]:
+    """{interaction id: the recording sent as its answer}, for playing answers back."""
+    if not interaction_ids:
+        return {}
+    rows = db.scalars(
+        select(AudioRecording).where(
+            AudioRecording.interaction_id.in_(interaction_ids),
+            AudioRecording.status == "sent",
+            AudioRecording.document_id.is_not(None),
+        )
+    )
+    return {row.interaction_id: row for row in rows if row.interaction_id is not None}
 
 
 def start_or_resume(

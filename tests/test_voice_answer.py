@@ -10,11 +10,18 @@ import subprocess
 import uuid
 
 import pytest
+from sqlalchemy import select
 
 from storyteller import interview
 from storyteller.agent.llm import LlmSettings
 from storyteller.agent.transcription import TranscriptionSettings, transcribe
-from storyteller.models import AudioRecording, Document, SessionInteraction
+from storyteller.models import (
+    AudioRecording,
+    Document,
+    SessionArtifact,
+    SessionInteraction,
+    StorytellerAccess,
+)
 from tests.recording_audio import SENTENCE, cut, spoken_wav, spoken_webm
 
 WEBM = "audio/webm;codecs=opus"
@@ -114,7 +121,7 @@ def test_the_page_offers_to_continue_a_recording_left_by_a_reload(client, setup,
 
 
 def test_the_answer_form_sends_the_recording_with_the_edited_transcript(
-    client, setup, speech, db_session
+    client, setup, speech, db_session, make_user, login
 ):
     rec = _start(client, setup)
     for seq, chunk in enumerate(cut(speech, 3)):
@@ -137,9 +144,31 @@ def test_the_answer_form_sends_the_recording_with_the_edited_transcript(
     assert recording.status == "sent" and recording.interaction_id == question.id
     document = db_session.get(Document, recording.document_id)
     assert document.kind == "audio" and document.interaction_id == question.id
-    # The next question's page has no recording waiting.
+    # The next question's page has no recording waiting; the answer above it plays back.
     page = client.get(f"/interview/{setup['session'].id}").get_data(as_text=True)
     assert "data-recording-url" not in page
+    audio_src = f'src="/recordings/{rec["id"]}/audio"'
+    assert audio_src in page
+    assert client.get(f"/recordings/{rec['id']}/audio").status_code == 200
+    # A reviewer reading an artifact made from that answer (a dated moment: a timeline
+    # entry) can play it beside the storyteller's words.
+    artifact = db_session.scalars(
+        select(SessionArtifact).where(SessionArtifact.source_interaction_id == question.id)
+    ).first()
+    assert artifact is not None
+    reviewer = make_user("reviewer")
+    db_session.add(
+        StorytellerAccess(
+            storyteller_id=setup["session"].storyteller_id,
+            user_id=reviewer.id,
+            access_level="reviewer",
+        )
+    )
+    db_session.commit()
+    client.post("/sign-out")
+    login(reviewer)
+    assert audio_src in client.get(f"/artifacts/{artifact.id}").get_data(as_text=True)
+    assert client.get(f"/recordings/{rec['id']}/audio").status_code == 200
 
 
 @pytest.mark.parametrize(

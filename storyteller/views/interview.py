@@ -53,10 +53,12 @@ def page(session_id: uuid.UUID):
     # A recording of this question left from before a reload: continue it, or check and send.
     recording = recordings.unfinished_for(db.session, waiting, user) if waiting else None
     progress = interview.evaluate_progress(interview.context_from(session, snapshot))
+    history = [i for i in snapshot.interactions if i.response_method]
     return render_template(
         "interview/page.html",
         session=session,
-        history=[i for i in snapshot.interactions if i.response_method],
+        history=history,
+        voice=recordings.sent_for(db.session, [i.id for i in history]),
         waiting=waiting,
         draft=draft,
         recording=recording,

@@ -22,7 +22,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from storyteller import authz, reviews, session_notes
+from storyteller import authz, recordings, reviews, session_notes
 from storyteller.extensions import db
 from storyteller.models import SessionArtifact, Storyteller, User
 from storyteller.views.audit_trail import record_read
@@ -73,6 +73,8 @@ def render_artifact_page(
 ):
     """The review page of one artifact (also used by the notes route to show a mistake)."""
     artifact_text, answer_text = reviews.source_highlights(artifact)
+    source_id = artifact.source_interaction.id if artifact.source_interaction else None
+    voice = recordings.sent_for(db.session, [source_id] if source_id else [])
     all_versions = reviews.versions(db.session, artifact)
     return render_template(
         "reviews/artifact.html",
@@ -81,6 +83,7 @@ def render_artifact_page(
         facts=reviews.structured_facts(artifact.structured_data),
         artifact_text=artifact_text,
         answer_text=answer_text,
+        source_recording=voice.get(source_id),
         versions=all_versions,
         type_labels=reviews.ARTIFACT_TYPE_LABELS,
         errors=errors or {},
