@@ -367,7 +367,7 @@ def llm_usage(
         for values in _stored_usage(db, start, last_stored, group_by):
             add(values)
     if start <= today <= end:
-        for usage in rollups.llm_usage_of_day(db, today):
+        for usage in rollups.llm_usage_of_day(db, today, only=group_by):
             values = usage.values()
             add(values)
     if group_by == "day":

@@ -70,6 +70,7 @@ from storyteller.models.agents import LATENCY_BUCKETS_MS
 __all__ = [
     "DAILY_AGENT_METRICS",
     "HISTOGRAM_SIZE",
+    "LLM_USAGE_DIMENSIONS",
     "LlmUsage",
     "RollupReport",
     "TableCounts",
@@ -205,8 +206,17 @@ def _bucket_expression(column: Any) -> Any:
     return case(*whens, else_=len(LATENCY_BUCKETS_MS))
 
 
-def llm_usage_of_day(db: DbSession, day: date) -> list[LlmUsage]:
-    """The day's LLM calls grouped by (storyteller, agent, agent version, model), from raw rows."""
+LLM_USAGE_DIMENSIONS = ("storyteller", "agent", "agent_version", "model")
+
+
+def llm_usage_of_day(db: DbSession, day: date, *, only: str | None = None) -> list[LlmUsage]:
+    """The day's LLM calls grouped by (storyteller, agent, agent version, model), from raw rows.
+
+    ``only`` (one of ``LLM_USAGE_DIMENSIONS``, or "day"): grouped by that dimension alone (by
+    nothing for "day"), the other dimensions None (model "") and ``session_ids`` empty: the
+    same figures summed coarser in SQL, what the dashboards read for the current day."""
+    if only is not None and only not in (*LLM_USAGE_DIMENSIONS, "day"):
+        raise ValueError(f"Unknown dimension {only!r}.")
     llm = LlmInteraction
     start, end = day_bounds(day)
     agent_id = func.coalesce(llm.agent_id, AgentExecution.agent_id).label("agent_id")
@@ -225,7 +235,18 @@ def llm_usage_of_day(db: DbSession, day: date) -> list[LlmUsage]:
         .distinct()
         .subquery()
     )
-    dims = (llm.storyteller_id, agent_id, version_id, llm.model)
+    every_dimension = {
+        "storyteller": llm.storyteller_id,
+        "agent": agent_id,
+        "agent_version": version_id,
+        "model": llm.model,
+    }
+    if only is None:
+        dims: tuple[Any, ...] = tuple(every_dimension.values())
+        per_session: tuple[Any, ...] = (llm.session_id,)
+    else:
+        dims = (every_dimension[only],) if only in every_dimension else ()
+        per_session = ()
     base_from = llm.__table__.outerjoin(
         AgentExecution.__table__, AgentExecution.id == llm.agent_execution_id
     )
@@ -234,7 +255,13 @@ def llm_usage_of_day(db: DbSession, day: date) -> list[LlmUsage]:
     groups: dict[tuple[Any, ...], LlmUsage] = {}
 
     def group(row: Any) -> LlmUsage:
-        key = (row.storyteller_id, row.agent_id, row.version_id, row.model)
+        values = row._mapping
+        key = (
+            values.get("storyteller_id"),
+            values.get("agent_id"),
+            values.get("version_id"),
+            values.get("model", ""),
+        )
         if key not in groups:
             groups[key] = LlmUsage(day, *key)
         return groups[key]
@@ -242,7 +269,7 @@ def llm_usage_of_day(db: DbSession, day: date) -> list[LlmUsage]:
     main = db.execute(
         select(
             *dims,
-            llm.session_id,
+            *per_session,
             func.count().label("calls"),
             func.sum(case((llm.success.is_(False), 1), else_=0)).label("failed"),
             func.count(fell_back.c.llm_interaction_id).label("fallbacks"),
@@ -256,9 +283,11 @@ def llm_usage_of_day(db: DbSession, day: date) -> list[LlmUsage]:
         )
         .select_from(base_from.outerjoin(fell_back, fell_back.c.llm_interaction_id == llm.id))
         .where(in_day)
-        .group_by(*dims, llm.session_id)
+        .group_by(*dims, *per_session)
     )
     for row in main:
+        if not row.calls:
+            continue  # grouped by nothing ("day"), a day without calls is one row of zeros
         usage = group(row)
         usage.calls += row.calls
         usage.failed_calls += int(row.failed or 0)
@@ -271,7 +300,7 @@ def llm_usage_of_day(db: DbSession, day: date) -> list[LlmUsage]:
         usage.latency_sum_ms += int(row.latency_sum)
         usage.ttft_count += row.ttft_count
         usage.ttft_sum_ms += int(row.ttft_sum)
-        if row.session_id is not None:
+        if per_session and row.session_id is not None:
             usage.session_ids.add(row.session_id)
     for column, attribute in (
         (llm.latency_ms, "latency_histogram"),
