@@ -254,17 +254,21 @@ def llm_usage_of_day(db: DbSession, day: date, *, only: str | None = None) -> li
 
     groups: dict[tuple[Any, ...], LlmUsage] = {}
 
+    names = [dimension.name for dimension in dims]  # each row begins with these, in order
+
     def group(row: Any) -> LlmUsage:
-        values = row._mapping
-        key = (
-            values.get("storyteller_id"),
-            values.get("agent_id"),
-            values.get("version_id"),
-            values.get("model", ""),
-        )
-        if key not in groups:
-            groups[key] = LlmUsage(day, *key)
-        return groups[key]
+        key = tuple(row[: len(names)])
+        usage = groups.get(key)
+        if usage is None:
+            values = dict(zip(names, key, strict=True))
+            usage = groups[key] = LlmUsage(
+                day,
+                values.get("storyteller_id"),
+                values.get("agent_id"),
+                values.get("version_id"),
+                values.get("model", ""),
+            )
+        return usage
 
     main = db.execute(
         select(
