@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -448,6 +449,7 @@ def test_fake_server_transcription_models_and_reset(fake_llm: FakeLlmServer) -> 
         "filename": "answer.webm",
         "size": 1234,
         "content_type": "audio/webm",
+        "sha256": hashlib.sha256(b"\x00" * 1234).hexdigest(),
     }
     assert request["form"]["model"] == "whisper-1"
     fake_llm.reset()
