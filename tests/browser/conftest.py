@@ -208,8 +208,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 @pytest.fixture(scope="session")
-def browser(live_server: LiveServer) -> Iterator[Browser]:
-    """One Chromium for the whole run (it depends on live_server so it closes first)."""
+def launch_chromium(live_server: LiveServer) -> Iterator[Callable[..., Browser]]:
+    """Launch Chromium with the standard flags plus any extra ones; one Playwright per run.
+
+    Playwright's sync API allows one running instance per thread, so every browser of the
+    run (the shared one below, and modules' own, such as the fake microphone's in
+    test_voice.py) is launched through this. It depends on live_server so it closes first.
+    """
     executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
     def unavailable(reason: str) -> None:
@@ -220,16 +225,31 @@ def browser(live_server: LiveServer) -> Iterator[Browser]:
     if not (os.path.isfile(executable) or shutil.which(executable)):
         unavailable(f"Chromium not found at {executable!r} (set CHROMIUM_PATH)")
     playwright = sync_playwright().start()
+    launched: list[Browser] = []
+
+    def launch(*extra_args: str) -> Browser:
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=executable, args=[*CHROMIUM_ARGS, *extra_args]
+            )
+        except PlaywrightError as exc:
+            unavailable(f"Chromium at {executable!r} failed to launch: {exc}")
+        launched.append(chromium)
+        return chromium
+
     try:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-    except PlaywrightError as exc:
-        playwright.stop()
-        unavailable(f"Chromium at {executable!r} failed to launch: {exc}")
-    try:
-        yield chromium
+        yield launch
     finally:
-        chromium.close()
+        for chromium in launched:
+            if chromium.is_connected():
+                chromium.close()
         playwright.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(launch_chromium: Callable[..., Browser]) -> Browser:
+    """One Chromium for the whole run."""
+    return launch_chromium()
 
 
 DEFAULT_VIEWPORT = {"width": 1280, "height": 900}

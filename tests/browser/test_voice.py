@@ -21,13 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
 from storyteller.models import AudioChunk, AudioRecording, Document, SessionInteraction
 from tests.browser.axe import check_accessibility, screenshot
-from tests.browser.conftest import CHROMIUM_ARGS, LiveServer
+from tests.browser.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -93,29 +92,16 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser(live_server: LiveServer, speech_wav: Path) -> Iterator[Browser]:
+def browser(launch_chromium, speech_wav: Path) -> Iterator[Browser]:
     """Chromium whose microphone plays speech_wav, allowed without asking (this module only)."""
-    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    if not (os.path.isfile(executable) or shutil.which(executable)):
-        _unavailable(f"Chromium not found at {executable!r} (set CHROMIUM_PATH)")
-    args = [
-        *CHROMIUM_ARGS,
+    chromium = launch_chromium(
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={speech_wav}",
         "--autoplay-policy=no-user-gesture-required",
-    ]
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=executable, args=args)
-    except PlaywrightError as exc:
-        playwright.stop()
-        _unavailable(f"Chromium at {executable!r} failed to launch: {exc}")
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-        playwright.stop()
+    )
+    yield chromium
+    chromium.close()
 
 
 def _recording(live_server: LiveServer, session_id: uuid.UUID) -> tuple[uuid.UUID, str, int]:
