@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session as DbSession
 
+from storyteller.day_input import parse_day
 from storyteller.form_errors import FormInputError
 from storyteller.models import Agent, AgentError, AgentExecution, Storyteller, utcnow
 
@@ -63,9 +64,9 @@ def _date(raw: str, name: str, label: str, errors: dict[str, str]) -> date | Non
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = f"{label} must be a date like 2026-03-01."
+        return parse_day(raw, label)
+    except ValueError as exc:
+        errors[name] = str(exc)
         return None
 
 
@@ -82,8 +83,8 @@ def parse_filters(args: Mapping[str, str]) -> ErrorFilters:
     status = (args.get("status") or "").strip()
     if status not in RESOLVED_CHOICES:
         errors["status"] = "Status must be all, unresolved or resolved."
-    start = _date((args.get("from") or "").strip(), "from", "The first day", errors)
-    end = _date((args.get("to") or "").strip(), "to", "The last day", errors)
+    start = _date((args.get("from") or "").strip(), "from", "first", errors)
+    end = _date((args.get("to") or "").strip(), "to", "last", errors)
     if start and end and start > end:
         errors["to"] = "The last day must not be before the first day."
     if errors:

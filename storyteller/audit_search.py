@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from storyteller.day_input import parse_day
 from storyteller.models import AuditLog, Storyteller, User
 
 PAGE_SIZE = 50
@@ -46,9 +47,9 @@ def _day(value: str, what: str) -> date | None:
     if not value:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
+        return parse_day(value, what)
     except ValueError as exc:
-        raise BadFilter(f"The {what} date must look like 2026-01-31; “{value}” does not.") from exc
+        raise BadFilter(str(exc)) from exc
 
 
 def _word(value: str, what: str) -> str | None:

@@ -203,7 +203,7 @@ def test_list_page_filters_chart_and_links(client, login, make_user, db_session,
     refused = client.get("/admin/errors/?from=31-12-2025&agent=x")
     assert refused.status_code == 400
     text = refused.get_data(as_text=True)
-    assert "must be a date like" in text and "is not a valid id" in text
+    assert "must look like 2026-01-31" in text and "is not a valid id" in text
 
     csv_response = client.get("/admin/errors/counts.csv" + query)
     assert csv_response.status_code == 200 and csv_response.mimetype == "text/csv"

@@ -6,12 +6,13 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
 from storyteller import authz, dashboards
+from storyteller.day_input import parse_day
 from storyteller.extensions import db
 from storyteller.models import utcnow
 
@@ -40,10 +41,9 @@ class DateRange:
 
 def _parse_day(value: str, label: str) -> date:
     try:
-        return datetime.strptime(value.strip(), "%Y-%m-%d").date()
+        return parse_day(value, label)
     except ValueError as exc:
-        message = f"The {label} date must look like 2026-01-31; “{value}” does not."
-        raise BadRequest(message) from exc
+        raise BadRequest(str(exc)) from exc
 
 
 def _date_range(args: Any, today: date) -> DateRange:
