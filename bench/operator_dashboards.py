@@ -19,12 +19,13 @@ started session. Then:
 4. times the same aggregate as one raw SQL query over llm_interaction (90 days of calls and
    cost by day; and the full set: errors, fallbacks, tokens, latency and TTFT p50/p95 by
    day), checks the figures agree with the dashboard's, and prints the ratio;
-5. repeats 2-4 with candidate indexes created by hand (printed as CREATE INDEX), so their
-   effect is measured, not guessed.
+(The indexes an earlier run of this script showed were worth having, on
+event.llm_interaction_id and session.started_at / ended_at, are in the schema since
+migration d28cd32c6917.)
 
 ``--keep`` keeps the filled database and prints its name; ``--reuse DBNAME`` times that
 database again without filling it (add ``--rollup`` to recompute its rollups first, e.g.
-after the rollup format changed), skips the candidate indexes and never drops it.
+after the rollup format changed) and never drops it.
 
 The script is a report: it exits 0 even when a target is missed.
 """
@@ -68,12 +69,6 @@ TRACE_TARGET_MS = 100.0
 STORYTELLERS = 1000
 MODELS = (("gpt-4o-mini", 0.6), ("llama-3-8b", 0.25), ("claude-haiku", 0.15))
 EVENT_TYPES = ("turn.started", "answer.saved", "analysis.done", "question.asked", "memory.written")
-CANDIDATE_INDEXES = (
-    "CREATE INDEX bench_ix_event_llm_interaction ON event (llm_interaction_id) "
-    "WHERE llm_interaction_id IS NOT NULL",
-    "CREATE INDEX bench_ix_session_started_at ON session (started_at)",
-    "CREATE INDEX bench_ix_session_ended_at ON session (ended_at)",
-)
 
 
 # ------------------------------------------------------------------------------ loading
@@ -541,19 +536,6 @@ def main() -> None:
         result = measure(app, args, data, "schema indexes only")
         check_agreement(app, result["raw_rows"])
         with app.app_context():
-            with db.engine.begin() as connection:
-                for statement in CANDIDATE_INDEXES:
-                    connection.execute(text(statement))
-                connection.execute(text("ANALYZE"))
-        print("\nCandidate indexes, created by hand in this database only:")
-        for statement in CANDIDATE_INDEXES:
-            print(f"  {statement};")
-        measure(app, args, data, "with the candidate indexes")
-        with app.app_context():
-            started = time.perf_counter()
-            rollups.rollup(db.session, data["first_day"], now.date())
-            db.session.commit()
-            print(f"  rollup of every day with them: {time.perf_counter() - started:.1f} s")
             db.session.remove()
             db.engine.dispose()
     finally:
