@@ -62,8 +62,28 @@ class Bar:
         return round(min(room, max(0.5, self.duration_ms * 100 / self.scale_ms)), 2)
 
 
+class _CallTotals:
+    """Tokens and cost of ``llm_calls`` (a turn's, or the whole session's)."""
+
+    llm_calls: list[LlmInteraction]
+
+    @property
+    def tokens(self) -> int:
+        return sum((c.prompt_tokens or 0) + (c.response_tokens or 0) for c in self.llm_calls)
+
+    @property
+    def cost(self) -> Decimal | None:
+        """Summed cost of the priced calls; None when no call had a price (never a false $0)."""
+        priced = [c.cost for c in self.llm_calls if c.cost is not None]
+        return sum(priced, Decimal("0")) if priced else None
+
+    @property
+    def unpriced_calls(self) -> int:
+        return sum(1 for c in self.llm_calls if c.cost is None)
+
+
 @dataclass
-class Turn:
+class Turn(_CallTotals):
     number: int
     execution: AgentExecution
     llm_calls: list[LlmInteraction] = field(default_factory=list)
@@ -85,20 +105,6 @@ class Turn:
     @property
     def anchor(self) -> str:
         return f"turn-{self.execution.id}"
-
-    @property
-    def tokens(self) -> int:
-        return sum((c.prompt_tokens or 0) + (c.response_tokens or 0) for c in self.llm_calls)
-
-    @property
-    def cost(self) -> Decimal | None:
-        """Summed cost of the priced calls; None when no call had a price."""
-        priced = [c.cost for c in self.llm_calls if c.cost is not None]
-        return sum(priced, Decimal("0")) if priced else None
-
-    @property
-    def unpriced_calls(self) -> int:
-        return sum(1 for c in self.llm_calls if c.cost is None)
 
     @property
     def duration_ms(self) -> int:
@@ -133,7 +139,7 @@ class Turn:
 
 
 @dataclass
-class SessionTrace:
+class SessionTrace(_CallTotals):
     session: Session
     turns: list[Turn]
     outside_events: list[Event]
@@ -148,20 +154,6 @@ class SessionTrace:
         """Every LLM call of the session, in the order they were made."""
         calls = [c for t in self.turns for c in t.llm_calls] + self.outside_llm_calls
         return sorted(calls, key=lambda c: (c.created_at, c.id))
-
-    @property
-    def tokens(self) -> int:
-        return sum((c.prompt_tokens or 0) + (c.response_tokens or 0) for c in self.llm_calls)
-
-    @property
-    def cost(self) -> Decimal | None:
-        """Summed cost of the priced calls; None when no call had a price (never a false $0)."""
-        priced = [c.cost for c in self.llm_calls if c.cost is not None]
-        return sum(priced, Decimal("0")) if priced else None
-
-    @property
-    def unpriced_calls(self) -> int:
-        return sum(1 for c in self.llm_calls if c.cost is None)
 
     def turn_bars(self) -> list[Bar]:
         """Each turn on the session's time line: when it started and how long it took."""
