@@ -77,3 +77,35 @@ def probe(path: Path) -> dict:
 def words_found(transcript: str | None, words=CONTENT_WORDS) -> float:
     said = set((transcript or "").lower().split())
     return sum(1 for word in words if word in said) / len(words)
+
+
+WEBM = "audio/webm;codecs=opus"
+
+
+def signed_in_at_first_question(make_user, make_storyteller, make_session, db_session, login):
+    """A storyteller signed in, their session started offline: its first question is open."""
+    from storyteller import interview
+    from storyteller.agent.llm import LlmSettings
+
+    user = make_user("storyteller", name="Alice Owner")
+    storyteller = make_storyteller(user=user)
+    session = make_session(storyteller)
+    settings = interview.InterviewSettings(
+        llm=LlmSettings(base_url=None, api_key=None, model="none"),
+        daily_token_budget=0,
+        prices={},
+    )
+    question = interview.start(db_session, session, user_id=user.id, settings=settings)
+    db_session.commit()
+    login(user)
+    return {"user": user, "session": session, "question": question}
+
+
+def start_recording(client, setup) -> dict:
+    """POST a new recording for the open question; its JSON (urls, id)."""
+    response = client.post(
+        f"/interview/{setup['session'].id}/recordings",
+        data={"interaction_id": str(setup["question"].id), "mime_type": WEBM},
+    )
+    assert response.status_code in (200, 201), response.get_data(as_text=True)
+    return response.get_json()

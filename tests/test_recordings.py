@@ -15,18 +15,18 @@ import pytest
 from sqlalchemy import func, select
 
 from storyteller import interview, recordings
-from storyteller.agent.llm import LlmSettings
 from storyteller.models import AudioChunk, AudioRecording, Document, LlmInteraction
 from tests.recording_audio import (
     SECOND_SENTENCE,
     SENTENCE,
+    WEBM,
     cut,
     probe,
+    signed_in_at_first_question,
     spoken_webm,
+    start_recording,
     words_found,
 )
-
-WEBM = "audio/webm;codecs=opus"
 
 
 @pytest.fixture(scope="module")
@@ -41,27 +41,7 @@ def more_speech(tmp_path_factory) -> bytes:
 
 @pytest.fixture
 def setup(make_user, make_storyteller, make_session, db_session, login):
-    user = make_user("storyteller", name="Alice Owner")
-    storyteller = make_storyteller(user=user)
-    session = make_session(storyteller)
-    settings = interview.InterviewSettings(
-        llm=LlmSettings(base_url=None, api_key=None, model="none"),
-        daily_token_budget=0,
-        prices={},
-    )
-    question = interview.start(db_session, session, user_id=user.id, settings=settings)
-    db_session.commit()
-    login(user)
-    return {"user": user, "session": session, "question": question}
-
-
-def _start(client, setup) -> dict:
-    response = client.post(
-        f"/interview/{setup['session'].id}/recordings",
-        data={"interaction_id": str(setup["question"].id), "mime_type": WEBM},
-    )
-    assert response.status_code in (200, 201), response.get_data(as_text=True)
-    return response.get_json()
+    return signed_in_at_first_question(make_user, make_storyteller, make_session, db_session, login)
 
 
 def _put(client, rec: dict, seq: int, data: bytes, **headers: str):
@@ -105,7 +85,7 @@ def test_start_refuses_a_question_of_another_session_and_odd_types(client, setup
 def test_chunks_out_of_order_repeated_missing_then_assembled_once(
     client, setup, speech, db_session, tmp_path
 ):
-    rec = _start(client, setup)
+    rec = start_recording(client, setup)
     chunks = cut(speech, 6)
     order = [0, 3, 1, 5, 3]  # 3 twice; 2 and 4 not yet
     for seq in order:
@@ -173,11 +153,11 @@ def test_chunks_out_of_order_repeated_missing_then_assembled_once(
 def test_a_reload_starts_a_new_segment_and_both_are_joined(
     client, setup, speech, more_speech, tmp_path
 ):
-    rec = _start(client, setup)
+    rec = start_recording(client, setup)
     first, second = cut(speech, 3), cut(more_speech, 3)
     for seq, data in enumerate(first):
         assert _put(client, rec, seq, data, **{"X-Segment": "0"}).status_code == 200
-    resumed = _start(client, setup)  # the page was reloaded
+    resumed = start_recording(client, setup)  # the page was reloaded
     assert resumed["id"] == rec["id"] and resumed["received"] == [0, 1, 2]
     for offset, data in enumerate(second):
         headers = {"X-Segment": "1", **({"X-Segment-Start": "1"} if offset == 0 else {})}
@@ -193,7 +173,7 @@ def test_a_reload_starts_a_new_segment_and_both_are_joined(
 
 
 def test_send_as_it_is_with_a_missing_chunk(client, setup, speech):
-    rec = _start(client, setup)
+    rec = start_recording(client, setup)
     chunks = cut(speech, 5)
     for seq in (0, 1, 2, 4):
         assert _put(client, rec, seq, chunks[seq]).status_code == 200
@@ -206,7 +186,7 @@ def test_send_as_it_is_with_a_missing_chunk(client, setup, speech):
 
 
 def test_bad_files_and_sizes_are_refused_with_a_message(client, setup, speech, app):
-    rec = _start(client, setup)
+    rec = start_recording(client, setup)
     html = b"<!DOCTYPE html><html><head><title>Not audio</title></head><body>hi</body></html>"
     refused = _put(client, rec, 0, html)
     assert refused.status_code == 415
@@ -232,7 +212,7 @@ def test_bad_files_and_sizes_are_refused_with_a_message(client, setup, speech, a
 
 
 def test_a_recording_that_ffmpeg_cannot_read_fails_plainly(client, setup):
-    rec = _start(client, setup)
+    rec = start_recording(client, setup)
     broken = b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 40
     assert _put(client, rec, 0, broken).status_code == 200
     done = client.post(rec["finish_url"], data={"chunk_count": "1"})
@@ -242,7 +222,7 @@ def test_a_recording_that_ffmpeg_cannot_read_fails_plainly(client, setup):
 
 
 def test_status_discard_and_unfinished(client, setup, speech, db_session):
-    rec = _start(client, setup)
+    rec = start_recording(client, setup)
     assert _put(client, rec, 0, cut(speech, 2)[0], **{"X-Duration-Ms": "1500"}).status_code == 200
     state = client.get(rec["status_url"]).get_json()
     assert state["status"] == "recording" and state["received"] == [0]
@@ -253,12 +233,12 @@ def test_status_discard_and_unfinished(client, setup, speech, db_session):
     assert gone.status_code == 200 and gone.get_json()["status"] == "discarded"
     assert recordings.unfinished_for(db_session, setup["question"], setup["user"]) is None
     assert _put(client, rec, 1, cut(speech, 2)[1]).status_code == 409
-    fresh = _start(client, setup)
+    fresh = start_recording(client, setup)
     assert fresh["id"] != rec["id"]
 
 
 def test_attach_to_answer_links_the_audio_and_marks_it_sent(client, setup, speech, db_session):
-    rec = _start(client, setup)
+    rec = start_recording(client, setup)
     for seq, data in enumerate(cut(speech, 3)):
         assert _put(client, rec, seq, data).status_code == 200
     done = client.post(rec["finish_url"], data={"chunk_count": "3"}).get_json()
@@ -296,7 +276,7 @@ def test_pieces_concatenate_back_to_a_playable_file(speech, tmp_path):
 
 
 def test_discarding_a_finished_recording_removes_its_audio(client, setup, speech, app, db_session):
-    rec = _start(client, setup)
+    rec = start_recording(client, setup)
     for seq, data in enumerate(cut(speech, 2)):
         assert _put(client, rec, seq, data).status_code == 200
     done = client.post(rec["finish_url"], data={"chunk_count": "2"})

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 
 from storyteller import interview
-from storyteller.agent.llm import LlmSettings
 from storyteller.agent.transcription import TranscriptionSettings, transcribe
 from storyteller.models import (
     AudioRecording,
@@ -22,9 +21,15 @@ from storyteller.models import (
     SessionInteraction,
     StorytellerAccess,
 )
-from tests.recording_audio import SENTENCE, cut, spoken_wav, spoken_webm
-
-WEBM = "audio/webm;codecs=opus"
+from tests.recording_audio import (
+    SENTENCE,
+    WEBM,
+    cut,
+    signed_in_at_first_question,
+    spoken_wav,
+    spoken_webm,
+    start_recording,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,27 +39,7 @@ def speech(tmp_path_factory) -> bytes:
 
 @pytest.fixture
 def setup(make_user, make_storyteller, make_session, db_session, login):
-    user = make_user("storyteller", name="Alice Owner")
-    storyteller = make_storyteller(user=user)
-    session = make_session(storyteller)
-    settings = interview.InterviewSettings(
-        llm=LlmSettings(base_url=None, api_key=None, model="none"),
-        daily_token_budget=0,
-        prices={},
-    )
-    question = interview.start(db_session, session, user_id=user.id, settings=settings)
-    db_session.commit()
-    login(user)
-    return {"user": user, "session": session, "question": question}
-
-
-def _start(client, setup) -> dict:
-    response = client.post(
-        f"/interview/{setup['session'].id}/recordings",
-        data={"interaction_id": str(setup["question"].id), "mime_type": WEBM},
-    )
-    assert response.status_code in (200, 201), response.get_data(as_text=True)
-    return response.get_json()
+    return signed_in_at_first_question(make_user, make_storyteller, make_session, db_session, login)
 
 
 def _answer(client, setup, text: str, recording_id: str, action: str = "answer"):
@@ -100,7 +85,7 @@ def test_the_page_has_a_hidden_recorder_that_only_javascript_shows(client, setup
 
 
 def test_the_page_offers_to_continue_a_recording_left_by_a_reload(client, setup, speech):
-    rec = _start(client, setup)
+    rec = start_recording(client, setup)
     put = client.put(
         f"{rec['chunk_url']}0",
         data=cut(speech, 3)[0],
@@ -123,7 +108,7 @@ def test_the_page_offers_to_continue_a_recording_left_by_a_reload(client, setup,
 def test_the_answer_form_sends_the_recording_with_the_edited_transcript(
     client, setup, speech, db_session, make_user, login
 ):
-    rec = _start(client, setup)
+    rec = start_recording(client, setup)
     for seq, chunk in enumerate(cut(speech, 3)):
         assert client.put(f"{rec['chunk_url']}{seq}", data=chunk).status_code == 200
     finished = client.post(rec["finish_url"], data={"chunk_count": "3", "duration_ms": "3000"})
