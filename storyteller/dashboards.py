@@ -31,11 +31,11 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Uuid, any_, bindparam, case, func, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import BigInteger, case, cast, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from storyteller import rollups
+from storyteller.database import one_of
 from storyteller.models import (
     Agent,
     AgentVersion,
@@ -115,29 +115,36 @@ class LlmUsageRow:
     latency_histogram: list[int] = field(default_factory=_zero_histogram)
     ttft_histogram: list[int] = field(default_factory=_zero_histogram)
 
-    def add(self, values: dict[str, Any] | Any) -> None:
-        get = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
-        self.calls += get("calls")
-        self.failed_calls += get("failed_calls")
-        self.fallback_calls += get("fallback_calls")
-        self.prompt_tokens += get("prompt_tokens")
-        self.response_tokens += get("response_tokens")
-        self.priced_calls += get("priced_calls")
-        self.unpriced_calls += get("unpriced_calls")
-        cost = get("total_cost") or 0
+    def add_counts(self, values: Any) -> None:
+        """Add the counts and sums of ``values`` (a row or a ``rollups.LlmUsage``: anything
+        with these attributes; ``total_cost`` may be None)."""
+        self.calls += int(values.calls or 0)
+        self.failed_calls += int(values.failed_calls or 0)
+        self.fallback_calls += int(values.fallback_calls or 0)
+        self.prompt_tokens += int(values.prompt_tokens or 0)
+        self.response_tokens += int(values.response_tokens or 0)
+        self.priced_calls += int(values.priced_calls or 0)
+        self.unpriced_calls += int(values.unpriced_calls or 0)
+        cost = values.total_cost or 0
         self.cost += cost if isinstance(cost, Decimal) else Decimal(str(cost))
-        self.latency_sum_ms += get("latency_sum_ms")
-        self.latency_histogram = _added(self.latency_histogram, get("latency_histogram"))
-        self.ttft_histogram = _added(self.ttft_histogram, get("ttft_histogram"))
+        self.latency_sum_ms += int(values.latency_sum_ms or 0)
+
+    def add_histograms(self, latency: Any, ttft: Any) -> None:
+        """Add histograms, dense (a count per bucket) or sparse ({"<bucket>": count})."""
+        self.latency_histogram = _added(self.latency_histogram, latency)
+        self.ttft_histogram = _added(self.ttft_histogram, ttft)
 
     @classmethod
-    def summed(cls, key: str, label: str, rows: list[LlmUsageRow]) -> LlmUsageRow:
-        """One row adding up ``rows`` (column by column: a thousand groups add up quickly)."""
+    def summed(
+        cls, key: str, label: str, rows: list[LlmUsageRow], *, histograms: bool = True
+    ) -> LlmUsageRow:
+        """One row adding up ``rows`` (column by column: a thousand groups add up quickly);
+        ``histograms=False``: the counts only, the histograms left empty."""
         total = cls(key=key, label=label)
         for name in _ROW_COUNTS:
             setattr(total, name, sum(getattr(row, name) for row in rows))
         total.cost = sum((row.cost for row in rows), Decimal("0"))
-        if rows:
+        if rows and histograms:
             total.latency_histogram = [
                 sum(c) for c in zip(*(r.latency_histogram for r in rows), strict=True)
             ]
@@ -200,6 +207,10 @@ class LlmUsageReport:
     total: LlmUsageRow
     today: date
     rolled_up_through: date | None  # the latest date with rollup rows (None: never run)
+    # Read for the page alone (llm_usage(every_group=False)) with more groups than it shows:
+    # ``rows`` holds the shown groups only, and this row the others summed.
+    others: LlmUsageRow | None = None
+    others_count: int = 0
 
     @property
     def reads_raw_today(self) -> bool:
@@ -208,6 +219,8 @@ class LlmUsageReport:
     @property
     def hidden_count(self) -> int:
         """How many groups the page sums into one "others" row (the CSV has every one)."""
+        if self.others is not None:
+            return self.others_count
         if self.group_by == "day" or len(self.rows) <= SHOWN_GROUPS:
             return 0
         return len(self.rows) - SHOWN_GROUPS + 1
@@ -216,6 +229,8 @@ class LlmUsageReport:
     def shown_rows(self) -> list[LlmUsageRow]:
         """The rows the page shows: every day; otherwise the groups with most calls, the rest
         summed in one last row (a chart of a thousand storytellers is read by nobody)."""
+        if self.others is not None:
+            return [*self.rows, self.others]
         hidden = self.hidden_count
         if not hidden:
             return self.rows
@@ -237,12 +252,7 @@ _DIMENSION_COLUMNS = {
 
 
 def _dimension(group_by: str, values: Any) -> Any:
-    get = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
-    if isinstance(values, dict) and "dimension" in values:
-        return values["dimension"]
-    if group_by == "day":
-        return get("date")
-    return get(_DIMENSION_COLUMNS[group_by])
+    return values.date if group_by == "day" else getattr(values, _DIMENSION_COLUMNS[group_by])
 
 
 _SUMMED = (
@@ -259,13 +269,13 @@ _SUMMED = (
 
 
 class _HistogramCache:
-    """The summed histograms of recent (database, range, grouping) reads, each kept with the
-    fingerprint of the rollup rows it was summed from: per group, the number of rows, their
-    latest ``updated_at`` and the sums of calls and latencies. The fingerprint comes with the
-    counts query every read runs anyway, so a reused entry is one whose rows have not changed
-    (``flask rollup`` updates ``updated_at`` of every row it rewrites, deleted or inserted rows
-    change the count); any change and the histograms are summed again. Each app process keeps
-    its own few entries: nothing is shared, nothing can go stale."""
+    """The summed histograms of recent (database, range, grouping, groups) reads, each kept
+    with the fingerprint of the rollup rows it was summed from: per group, the number of rows,
+    their latest ``updated_at`` and their counts, sums and cost. The fingerprint comes with
+    the counts query every read runs anyway, so a reused entry is one whose rows have not
+    changed (``flask rollup`` updates ``updated_at`` of every row it rewrites, deleted or
+    inserted rows change the count); any change and the histograms are summed again. Each app
+    process keeps its own few entries: nothing is shared, nothing can go stale."""
 
     SIZE = 32
 
@@ -292,97 +302,217 @@ class _HistogramCache:
 _histogram_cache = _HistogramCache()
 
 
-def _stored_usage(db: DbSession, start: date, end: date, group_by: str) -> list[dict[str, Any]]:
-    """The rollup rows of [start, end] summed per group in SQL: the counts and sums, then the
-    histograms (unless their rows are unchanged since the last read, see _HistogramCache),
-    bucket by bucket, each read by its key from the stored sparse object (a missing key is 0),
-    so no JSON is decoded in Python. Measured on PostgreSQL (bench/operator_dashboards.py)
-    faster than expanding each row's entries (jsonb_each) and grouping by bucket. A stored
-    histogram that is not an object (a dense list, as written before histograms were sparse)
-    counts as empty; ``flask rollup`` over its dates rewrites it."""
+def _stored_dimension(group_by: str) -> Any:
     u = LlmUsageDaily
-    dimension = u.date if group_by == "day" else getattr(u, _DIMENSION_COLUMNS[group_by])
-    in_range = (u.date >= start) & (u.date <= end)
-    sums = [func.sum(getattr(u, name)).label(name) for name in _SUMMED]
-    fingerprint_columns = [
-        func.count().label("row_count"),
-        func.max(u.updated_at).label("last_updated"),
-        func.sum(u.ttft_sum_ms).label("ttft_sum_ms"),
-    ]
-    query = select(dimension.label("dimension"), *sums, *fingerprint_columns)
-    groups: dict[Any, dict[str, Any]] = {}
-    fingerprint = {}
-    for row in db.execute(query.where(in_range).group_by(dimension)):
-        values = {name: int(getattr(row, name) or 0) for name in _SUMMED if name != "total_cost"}
-        values["total_cost"] = row.total_cost or 0
-        values["dimension"] = row.dimension
-        groups[row.dimension] = values
-        fingerprint[row.dimension] = (
-            row.row_count,
-            row.last_updated,
-            values["calls"],
-            values["latency_sum_ms"],
-            row.ttft_sum_ms,
+    return u.date if group_by == "day" else getattr(u, _DIMENSION_COLUMNS[group_by])
+
+
+def _add_stored_counts(
+    db: DbSession, start: date, end: date, group_by: str, groups: dict[Any, LlmUsageRow]
+) -> dict[Any, tuple[Any, ...]]:
+    """Add the counts and sums of the rollup rows of [start, end] to ``groups``, summed per
+    group in SQL; returns each group's fingerprint (see _HistogramCache). The integer sums
+    come back as integers (cast in SQL: PostgreSQL sums bigints as numeric) and are read by
+    position: a thousand groups are read in a few milliseconds."""
+    u = LlmUsageDaily
+    dimension = _stored_dimension(group_by)
+    integers = [name for name in _SUMMED if name != "total_cost"]
+    query = (
+        select(
+            dimension,
+            *(cast(func.sum(getattr(u, name)), BigInteger) for name in integers),
+            func.sum(u.total_cost),
+            func.count(),
+            func.max(u.updated_at),
         )
-    key = (str(db.get_bind().engine.url), start, end, group_by)
-    histograms = _histogram_cache.get(key, fingerprint)
-    if histograms is None:
-        buckets = [
-            func.sum(column[str(index)].as_integer()).label(f"{prefix}{index}")
-            for prefix, column in (("l", u.latency_histogram), ("t", u.ttft_histogram))
-            for index in range(rollups.HISTOGRAM_SIZE)
-        ]
-        histograms = {}
-        for row in db.execute(
-            select(dimension.label("dimension"), *buckets).where(in_range).group_by(dimension)
-        ):
-            histograms[row.dimension] = (
-                [int(getattr(row, f"l{i}") or 0) for i in range(rollups.HISTOGRAM_SIZE)],
-                [int(getattr(row, f"t{i}") or 0) for i in range(rollups.HISTOGRAM_SIZE)],
+        .where(u.date >= start, u.date <= end)
+        .group_by(dimension)
+    )
+    fingerprints = {}
+    for key, *sums, cost, row_count, last_updated in db.execute(query):
+        row = groups.get(key)
+        if row is None:
+            row = groups[key] = LlmUsageRow(key=str(key) if key is not None else "")
+        for name, value in zip(integers, sums, strict=True):
+            setattr(row, name, getattr(row, name) + value)
+        row.cost += cost if isinstance(cost, Decimal) else Decimal(str(cost or 0))
+        fingerprints[key] = (row_count, last_updated, *sums, cost)
+    return fingerprints
+
+
+def _stored_histograms(
+    db: DbSession,
+    start: date,
+    end: date,
+    group_by: str | None,
+    keys: list[Any] | None,
+    fingerprints: dict[Any, tuple[Any, ...]],
+) -> dict[Any, tuple[list[int], list[int]]]:
+    """The latency and TTFT histograms of the rollup rows of [start, end], summed in SQL per
+    group (``group_by`` None: all of them, keyed None; ``keys``: those groups only), bucket
+    by bucket, each read by its key from the stored sparse object (a missing key is 0), so no
+    JSON is decoded in Python; reused while their rows are unchanged (see _HistogramCache).
+    Measured on PostgreSQL (bench/operator_dashboards.py) faster than expanding each row's
+    entries (jsonb_each) and grouping by bucket. A stored histogram that is not an object (a
+    dense list, as written before histograms were sparse) counts as empty; ``flask rollup``
+    over its dates rewrites it."""
+    u = LlmUsageDaily
+    cache_key = (
+        str(db.get_bind().engine.url),
+        start,
+        end,
+        group_by,
+        None if keys is None else frozenset(keys),
+    )
+    fingerprint = fingerprints if keys is None else {k: fingerprints.get(k) for k in keys}
+    histograms = _histogram_cache.get(cache_key, fingerprint)
+    if histograms is not None:
+        return histograms
+    size = rollups.HISTOGRAM_SIZE
+    buckets = [
+        func.sum(column[str(index)].as_integer()).label(f"{prefix}{index}")
+        for prefix, column in (("l", u.latency_histogram), ("t", u.ttft_histogram))
+        for index in range(size)
+    ]
+    query = select(*buckets).where(u.date >= start, u.date <= end)
+    if group_by is not None:
+        dimension = _stored_dimension(group_by)
+        query = query.add_columns(dimension.label("dimension")).group_by(dimension)
+        if keys is not None:
+            query = query.where(one_of(db, dimension, keys))
+    histograms = {}
+    for row in db.execute(query):
+        histograms[row.dimension if group_by is not None else None] = (
+            [int(row[i] or 0) for i in range(size)],
+            [int(row[size + i] or 0) for i in range(size)],
+        )
+    _histogram_cache.put(cache_key, fingerprint, histograms)
+    return histograms
+
+
+def _group(groups: dict[Any, LlmUsageRow], key: Any) -> LlmUsageRow:
+    row = groups.get(key)
+    if row is None:
+        row = groups[key] = LlmUsageRow(key=str(key) if key is not None else "")
+    return row
+
+
+@dataclass
+class _UsageRead:
+    """One dashboard read: full past days from the rollups, today from the raw rows."""
+
+    db: DbSession
+    group_by: str
+    today: date
+    stored: tuple[date, date] | None  # the range read from the rollups
+    raw_today: bool
+    groups: dict[Any, LlmUsageRow] = field(default_factory=dict)
+    fingerprints: dict[Any, tuple[Any, ...]] = field(default_factory=dict)
+
+    def add_counts(self) -> None:
+        if self.stored:
+            self.fingerprints = _add_stored_counts(
+                self.db, *self.stored, self.group_by, self.groups
             )
-        _histogram_cache.put(key, fingerprint, histograms)
-    for dimension_value, values in groups.items():
-        latency, ttft = histograms.get(dimension_value, (_zero_histogram(), _zero_histogram()))
-        values["latency_histogram"] = list(latency)
-        values["ttft_histogram"] = list(ttft)
-    return list(groups.values())
+        if self.raw_today:
+            for usage in rollups.llm_usage_of_day(
+                self.db, self.today, only=self.group_by, histograms=False
+            ):
+                _group(self.groups, _dimension(self.group_by, usage)).add_counts(usage)
+
+    def add_histograms(self, keys: list[Any] | None) -> None:
+        """The histograms of the groups ``keys`` (None: of every group)."""
+        if self.stored:
+            for key, pair in _stored_histograms(
+                self.db, *self.stored, self.group_by, keys, self.fingerprints
+            ).items():
+                _group(self.groups, key).add_histograms(*pair)
+        if self.raw_today:
+            for key, pair in rollups.llm_histograms_of_day(
+                self.db, self.today, only=self.group_by, among=keys
+            ).items():
+                self.groups[self.today if self.group_by == "day" else key[0]].add_histograms(*pair)
+
+    def total(self) -> LlmUsageRow:
+        """Every group summed; the histograms summed in SQL, not from the groups'."""
+        total = LlmUsageRow.summed("total", "All", list(self.groups.values()), histograms=False)
+        if self.stored:
+            stored = _stored_histograms(self.db, *self.stored, None, None, self.fingerprints)
+            total.add_histograms(*stored[None])
+        if self.raw_today:
+            for pair in rollups.llm_histograms_of_day(self.db, self.today, only="day").values():
+                total.add_histograms(*pair)
+        return total
 
 
 def llm_usage(
-    db: DbSession, start: date, end: date, group_by: str, *, today: date | None = None
+    db: DbSession,
+    start: date,
+    end: date,
+    group_by: str,
+    *,
+    today: date | None = None,
+    every_group: bool = True,
 ) -> LlmUsageReport:
-    """LLM calls from ``start`` to ``end`` (UTC dates, both included) grouped by ``group_by``."""
+    """LLM calls from ``start`` to ``end`` (UTC dates, both included) grouped by ``group_by``.
+
+    ``every_group=False`` reads what the page shows and no more: with more than
+    ``SHOWN_GROUPS`` groups, only the busiest get their names and histograms (``rows``); the
+    rest are summed in ``others``, their histograms the total's (summed in SQL) less the
+    shown ones'. The figures of the shown rows, the others and the total are the same either
+    way (a test compares them)."""
     if group_by not in LLM_GROUPS:
         raise ValueError(f"Unknown grouping {group_by!r}.")
     today = today or _utc_today()
-    groups: dict[Any, LlmUsageRow] = {}
-
-    def add(values: Any) -> None:
-        key = _dimension(group_by, values)
-        if key not in groups:
-            groups[key] = LlmUsageRow(key=str(key) if key is not None else "")
-        groups[key].add(values)
-
     last_stored = min(end, today - timedelta(days=1))
-    if start <= last_stored:
-        for values in _stored_usage(db, start, last_stored, group_by):
-            add(values)
-    if start <= today <= end:
-        for usage in rollups.llm_usage_of_day(db, today, only=group_by):
-            values = usage.values()
-            add(values)
+    read = _UsageRead(
+        db,
+        group_by,
+        today,
+        stored=(start, last_stored) if start <= last_stored else None,
+        raw_today=start <= today <= end,
+    )
+    read.add_counts()
+    groups = read.groups
     if group_by == "day":
         day = start
         while day <= min(end, today):
             groups.setdefault(day, LlmUsageRow(key=day.isoformat()))
             day += timedelta(days=1)
-    rows = _labelled(db, group_by, groups)
-    total = LlmUsageRow.summed("total", "All", rows)
     rolled_up_through = db.scalar(select(func.max(LlmUsageDaily.date)))
-    return LlmUsageReport(start, end, group_by, rows, total, today, rolled_up_through)
+    if every_group or group_by == "day" or len(groups) <= SHOWN_GROUPS:
+        _label(db, group_by, groups)
+        read.add_histograms(None)
+        rows = _in_order(group_by, list(groups.values()))
+        total = LlmUsageRow.summed("total", "All", rows)
+        return LlmUsageReport(start, end, group_by, rows, total, today, rolled_up_through)
+    shown = _busiest(db, group_by, groups, SHOWN_GROUPS - 1)
+    read.add_histograms(shown)
+    rows = _in_order(group_by, [groups[key] for key in shown])
+    total = read.total()
+    shown_keys = set(shown)
+    hidden = [row for key, row in groups.items() if key not in shown_keys]
+    others = LlmUsageRow.summed("others", f"The other {len(hidden)}", hidden, histograms=False)
+    shown_total = LlmUsageRow.summed("shown", "", rows)
+    for name in ("latency_histogram", "ttft_histogram"):
+        difference = map(operator.sub, getattr(total, name), getattr(shown_total, name))
+        setattr(others, name, list(difference))
+    report = LlmUsageReport(start, end, group_by, rows, total, today, rolled_up_through)
+    report.others, report.others_count = others, len(hidden)
+    return report
 
 
-def _labelled(db: DbSession, group_by: str, groups: dict[Any, LlmUsageRow]) -> list[LlmUsageRow]:
+def _busiest(db: DbSession, group_by: str, groups: dict[Any, LlmUsageRow], n: int) -> list[Any]:
+    """The keys of the ``n`` groups with most calls, ties by name (as the full list is
+    ordered); names are looked up for those and any tied with the last of them only."""
+    floor = sorted((row.calls for row in groups.values()), reverse=True)[n - 1]
+    candidates = {key: row for key, row in groups.items() if row.calls >= floor}
+    _label(db, group_by, candidates)
+    ranked = sorted(candidates.items(), key=lambda item: (-item[1].calls, item[1].label))
+    return [key for key, _row in ranked[:n]]
+
+
+def _label(db: DbSession, group_by: str, groups: dict[Any, LlmUsageRow]) -> None:
     labels = _labels(db, group_by, [k for k in groups if k is not None])
     for key, row in groups.items():
         if group_by == "day":
@@ -391,24 +521,19 @@ def _labelled(db: DbSession, group_by: str, groups: dict[Any, LlmUsageRow]) -> l
             row.label = NONE_LABELS.get(group_by, "(none)")
         else:
             row.label = labels.get(key, str(key))
+
+
+def _in_order(group_by: str, rows: list[LlmUsageRow]) -> list[LlmUsageRow]:
     if group_by == "day":
-        return sorted(groups.values(), key=lambda r: r.key)
-    return sorted(groups.values(), key=lambda r: (-r.calls, r.label))
-
-
-def _among(db: DbSession, column: Any, ids: list[uuid.UUID]) -> Any:
-    """``column IN ids``; on PostgreSQL as ``= ANY(<one array parameter>)``: a thousand ids
-    as a thousand parameters cost more to send and parse than the lookup itself."""
-    if db.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=postgresql.ARRAY(Uuid())))
-    return column.in_(ids)
+        return sorted(rows, key=lambda r: r.key)
+    return sorted(rows, key=lambda r: (-r.calls, r.label))
 
 
 def _labels(db: DbSession, group_by: str, keys: Iterable[Any]) -> dict[Any, str]:
     ids = [k for k in keys if isinstance(k, uuid.UUID)]
     if group_by == "storyteller" and ids:
         query = select(Storyteller.id, Storyteller.display_name).where(
-            _among(db, Storyteller.id, ids)
+            one_of(db, Storyteller.id, ids)
         )
         return {row.id: row.display_name for row in db.execute(query)}
     if group_by == "agent" and ids:

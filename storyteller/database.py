@@ -1,12 +1,15 @@
-"""Engine settings (SQLite with foreign keys, WAL, synchronous=FULL and a busy timeout), and
-how a write transaction takes the SQLite write lock up front."""
+"""Engine settings (SQLite with foreign keys, WAL, synchronous=FULL and a busy timeout), how
+a write transaction takes the SQLite write lock up front, and ``one_of`` (column IN values,
+sent as one array on PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, text
+from sqlalchemy import any_, bindparam, event, or_, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session as DbSession
 
@@ -58,3 +61,16 @@ def configure_engine(engine: Engine) -> None:
 def init_app(app: Flask) -> None:
     with app.app_context():
         configure_engine(db.engine)
+
+
+def one_of(db_session: DbSession, column: Any, values: Collection[Any]) -> Any:
+    """``column IN values`` (None among them matches NULL). On PostgreSQL the values go as one
+    array parameter (``= ANY(:values)``): a thousand ids as a thousand parameters cost more to
+    send and parse than the lookup itself."""
+    present = [value for value in values if value is not None]
+    if db_session.get_bind().dialect.name == "postgresql":
+        array = postgresql.ARRAY(column.type)
+        matches = column == any_(bindparam(None, present, type_=array))
+    else:
+        matches = column.in_(present)
+    return or_(matches, column.is_(None)) if None in values else matches

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -54,6 +54,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, select
 from sqlalchemy.orm import Session as DbSession
 
+from storyteller.database import one_of
 from storyteller.models import (
     AgentExecution,
     AgentMetric,
@@ -77,6 +78,7 @@ __all__ = [
     "bucket_of",
     "day_bounds",
     "dimension_key",
+    "llm_histograms_of_day",
     "llm_usage_of_day",
     "percentile",
     "rollup",
@@ -209,36 +211,31 @@ def _bucket_expression(column: Any) -> Any:
 LLM_USAGE_DIMENSIONS = ("storyteller", "agent", "agent_version", "model")
 
 
-def llm_usage_of_day(db: DbSession, day: date, *, only: str | None = None) -> list[LlmUsage]:
-    """The day's LLM calls grouped by (storyteller, agent, agent version, model), from raw rows.
+@dataclass(frozen=True)
+class _DaySelection:
+    """What a query of one day's raw llm_interaction rows selects from and groups by."""
 
-    ``only`` (one of ``LLM_USAGE_DIMENSIONS``, or "day"): grouped by that dimension alone (by
-    nothing for "day"), the other dimensions None (model "") and ``session_ids`` empty: the
-    same figures summed coarser in SQL, what the dashboards read for the current day."""
+    dims: tuple[Any, ...]  # the grouping columns, each labelled with its dimension's name
+    per_session: tuple[Any, ...]
+    base_from: Any
+    in_day: Any
+
+    @property
+    def names(self) -> list[str]:
+        return [dimension.name for dimension in self.dims]
+
+
+def _day_selection(day: date, only: str | None) -> _DaySelection:
     if only is not None and only not in (*LLM_USAGE_DIMENSIONS, "day"):
         raise ValueError(f"Unknown dimension {only!r}.")
     llm = LlmInteraction
     start, end = day_bounds(day)
-    agent_id = func.coalesce(llm.agent_id, AgentExecution.agent_id).label("agent_id")
-    version_id = func.coalesce(llm.agent_version_id, AgentExecution.agent_version_id).label(
-        "version_id"
-    )
-    fell_back = (
-        select(Event.llm_interaction_id)
-        .where(
-            Event.event_type == FALLBACK_EVENT,
-            Event.llm_interaction_id.is_not(None),
-            # Written after its call, so never before the day began (an hour of slack for
-            # clocks): the index on timestamp_ms keeps this to the day's events and later.
-            Event.timestamp_ms >= int(start.timestamp() * 1000) - FALLBACK_SLACK_MS,
-        )
-        .distinct()
-        .subquery()
-    )
     every_dimension = {
         "storyteller": llm.storyteller_id,
-        "agent": agent_id,
-        "agent_version": version_id,
+        "agent": func.coalesce(llm.agent_id, AgentExecution.agent_id).label("agent_id"),
+        "agent_version": func.coalesce(llm.agent_version_id, AgentExecution.agent_version_id).label(
+            "version_id"
+        ),
         "model": llm.model,
     }
     if only is None:
@@ -251,13 +248,76 @@ def llm_usage_of_day(db: DbSession, day: date, *, only: str | None = None) -> li
         AgentExecution.__table__, AgentExecution.id == llm.agent_execution_id
     )
     in_day = and_(llm.created_at >= start, llm.created_at < end)
+    return _DaySelection(dims, per_session, base_from, in_day)
 
+
+def llm_histograms_of_day(
+    db: DbSession,
+    day: date,
+    *,
+    only: str | None = None,
+    among: Collection[Any] | None = None,
+) -> dict[tuple[Any, ...], tuple[list[int], list[int]]]:
+    """The latency and time-to-first-token histograms of the day's LLM calls, from raw rows,
+    per group: keyed by the tuple of the group's dimension values (as in ``llm_usage_of_day``;
+    the empty tuple when grouped by nothing). ``among`` (with ``only`` one dimension): only
+    the groups whose value is one of these (None included), summed in SQL for those alone."""
+    selection = _day_selection(day, only)
+    condition = selection.in_day
+    if among is not None:
+        if len(selection.dims) != 1:
+            raise ValueError("among needs one dimension to pick groups by.")
+        condition = and_(condition, one_of(db, selection.dims[0], among))
+    histograms: dict[tuple[Any, ...], tuple[list[int], list[int]]] = {}
+    size = len(selection.dims)
+    for position, column in enumerate(
+        (LlmInteraction.latency_ms, LlmInteraction.time_to_first_token_ms)
+    ):
+        bucket = _bucket_expression(column).label("bucket")
+        rows = db.execute(
+            select(*selection.dims, bucket, func.count().label("n"))
+            .select_from(selection.base_from)
+            .where(condition, column.is_not(None))
+            .group_by(*selection.dims, bucket)
+        )
+        for row in rows:
+            key = tuple(row[:size])
+            pair = histograms.get(key)
+            if pair is None:
+                pair = histograms[key] = ([0] * HISTOGRAM_SIZE, [0] * HISTOGRAM_SIZE)
+            pair[position][row.bucket] += row.n
+    return histograms
+
+
+def llm_usage_of_day(
+    db: DbSession, day: date, *, only: str | None = None, histograms: bool = True
+) -> list[LlmUsage]:
+    """The day's LLM calls grouped by (storyteller, agent, agent version, model), from raw rows.
+
+    ``only`` (one of ``LLM_USAGE_DIMENSIONS``, or "day"): grouped by that dimension alone (by
+    nothing for "day"), the other dimensions None (model "") and ``session_ids`` empty: the
+    same figures summed coarser in SQL, what the dashboards read for the current day.
+    ``histograms=False``: the counts and sums only (the histograms left empty)."""
+    selection = _day_selection(day, only)
+    llm = LlmInteraction
+    start, _end = day_bounds(day)
+    fell_back = (
+        select(Event.llm_interaction_id)
+        .where(
+            Event.event_type == FALLBACK_EVENT,
+            Event.llm_interaction_id.is_not(None),
+            # Written after its call, so never before the day began (an hour of slack for
+            # clocks): the index on timestamp_ms keeps this to the day's events and later.
+            Event.timestamp_ms >= int(start.timestamp() * 1000) - FALLBACK_SLACK_MS,
+        )
+        .distinct()
+        .subquery()
+    )
+    dims, per_session = selection.dims, selection.per_session
     groups: dict[tuple[Any, ...], LlmUsage] = {}
+    names = selection.names  # each row begins with these, in order
 
-    names = [dimension.name for dimension in dims]  # each row begins with these, in order
-
-    def group(row: Any) -> LlmUsage:
-        key = tuple(row[: len(names)])
+    def group(key: tuple[Any, ...]) -> LlmUsage:
         usage = groups.get(key)
         if usage is None:
             values = dict(zip(names, key, strict=True))
@@ -285,14 +345,16 @@ def llm_usage_of_day(db: DbSession, day: date, *, only: str | None = None) -> li
             func.count(llm.time_to_first_token_ms).label("ttft_count"),
             func.coalesce(func.sum(llm.time_to_first_token_ms), 0).label("ttft_sum"),
         )
-        .select_from(base_from.outerjoin(fell_back, fell_back.c.llm_interaction_id == llm.id))
-        .where(in_day)
+        .select_from(
+            selection.base_from.outerjoin(fell_back, fell_back.c.llm_interaction_id == llm.id)
+        )
+        .where(selection.in_day)
         .group_by(*dims, *per_session)
     )
     for row in main:
         if not row.calls:
             continue  # grouped by nothing ("day"), a day without calls is one row of zeros
-        usage = group(row)
+        usage = group(tuple(row[: len(names)]))
         usage.calls += row.calls
         usage.failed_calls += int(row.failed or 0)
         usage.fallback_calls += row.fallbacks
@@ -306,19 +368,11 @@ def llm_usage_of_day(db: DbSession, day: date, *, only: str | None = None) -> li
         usage.ttft_sum_ms += int(row.ttft_sum)
         if per_session and row.session_id is not None:
             usage.session_ids.add(row.session_id)
-    for column, attribute in (
-        (llm.latency_ms, "latency_histogram"),
-        (llm.time_to_first_token_ms, "ttft_histogram"),
-    ):
-        bucket = _bucket_expression(column).label("bucket")
-        rows = db.execute(
-            select(*dims, bucket, func.count().label("n"))
-            .select_from(base_from)
-            .where(in_day, column.is_not(None))
-            .group_by(*dims, bucket)
-        )
-        for row in rows:
-            getattr(group(row), attribute)[row.bucket] += row.n
+    if histograms:
+        for key, (latency, ttft) in llm_histograms_of_day(db, day, only=only).items():
+            usage = group(key)
+            usage.latency_histogram = latency
+            usage.ttft_histogram = ttft
     for usage in groups.values():
         usage.total_cost = _money(usage.total_cost)
     return sorted(groups.values(), key=lambda u: u.key)
