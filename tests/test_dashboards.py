@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import random
+import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -586,3 +588,129 @@ def test_today_from_raw_rows_equals_today_rolled_up(db_session, dataset, group_b
     coarse = rollups.llm_usage_of_day(db_session, dataset.last_day, only=group_by)
     assert sum(u.calls for u in coarse) == sum(u.calls for u in last_day)
     assert all(not u.session_ids for u in coarse)
+
+
+def _shown_figures(report):
+    return [
+        (
+            row.key,
+            row.label,
+            row.calls,
+            row.failed_calls,
+            row.priced_calls,
+            row.unpriced_calls,
+            row.cost,
+            row.prompt_tokens,
+            row.latency_histogram,
+            row.ttft_histogram,
+        )
+        for row in [*report.shown_rows, report.total]
+    ]
+
+
+def test_the_page_reads_names_and_histograms_of_the_shown_groups_only(
+    db_session, make_storyteller
+):
+    """40 storytellers (and calls with none), past days rolled up and today raw: the page's
+    read (every_group=False) shows the same rows, "others" row and total as the full read,
+    ties at the cut-off broken by name, while looking up the names of the shown ones only."""
+    today = utcnow().date()
+    first = today - timedelta(days=2)
+    tag = uuid.uuid4().hex[:6]
+    # Calls per storyteller: 40 - n, except a tie of five across the cut-off (29th place).
+    tellers = [make_storyteller(display_name=f"Teller {tag} {n:02d}") for n in range(40)]
+    counts = [40 - n for n in range(40)]
+    for n in range(26, 31):
+        counts[n] = 12
+    rng = random.Random(3)
+    for teller, count in zip([*tellers, None], [*counts, 20], strict=True):
+        for k in range(count):
+            day = first + timedelta(days=k % 3)  # the last of them today
+            at = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(
+                seconds=rng.randrange(0, 60 if day == today else 86_000)
+            )
+            db_session.add(
+                LlmInteraction(
+                    storyteller_id=teller.id if teller else None,
+                    model="gpt-4o-mini",
+                    prompt_tokens=rng.randrange(10, 900),
+                    cost=Decimal(rng.randrange(1, 9000)) / 1_000_000 if k % 4 else None,
+                    latency_ms=rng.choice([None, rng.randrange(10, 40_000)]),
+                    time_to_first_token_ms=rng.choice([None, rng.randrange(5, 3000)]),
+                    success=k % 7 != 3,
+                    created_at=min(at, utcnow()),
+                )
+            )
+    db_session.flush()
+    rollups.rollup(db_session, first, today - timedelta(days=1))
+    full = dashboards.llm_usage(db_session, first, today, "storyteller", today=today)
+    statements = []
+
+    def count(conn, cursor, statement, parameters, *args):
+        statements.append((statement, parameters))
+
+    engine = db_session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = dashboards.llm_usage(
+            db_session, first, today, "storyteller", today=today, every_group=False
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(page.rows) == dashboards.SHOWN_GROUPS - 1 and page.hidden_count == 12
+    assert full.hidden_count == 12 and len(full.rows) == 41
+    assert _shown_figures(page) == _shown_figures(full)
+    labels = [row.label for row in page.shown_rows]
+    # 40 down to 21 calls, then two of 20 (no storyteller first), 19 to 15, then the tie of
+    # 12: two of the five make the 29.
+    assert labels[19:22] == [f"Teller {tag} 19", "(no storyteller)", f"Teller {tag} 20"]
+    assert labels[27:] == [f"Teller {tag} 26", f"Teller {tag} 27", "The other 12"]
+    assert sum(page.shown_rows[-1].latency_histogram) > 0
+    name_lookups = [p for s, p in statements if "display_name" in s]
+    assert len(name_lookups) == 1
+    parameters = name_lookups[0]
+    if isinstance(parameters, dict):  # PostgreSQL: one array
+        (looked_up,) = parameters.values()
+    else:  # SQLite: one parameter per id
+        looked_up = list(parameters)
+    assert len(looked_up) == 31  # the 26 busiest with names and the five tied, no more
+
+
+def test_a_chart_with_nothing_to_draw_says_so_and_long_tables_scroll(
+    client, admin, db_session, make_storyteller
+):
+    teller = make_storyteller()
+    call = LlmInteraction(
+        storyteller_id=teller.id, model="unpriced-model", cost=None, success=True
+    )
+    db_session.add(call)
+    db_session.flush()
+    html = client.get("/admin/dashboards/?range=7&group=model").get_data(as_text=True)
+    assert 'id="cost-no-chart"' in html and 'data-chart="llm-cost"' not in html
+    assert 'id="speed-no-chart"' in html and 'data-chart="llm-speed"' not in html
+    assert "table-long" not in html  # seven days fit
+    call.cost, call.latency_ms = Decimal("0.002"), 900
+    db_session.flush()
+    html = client.get("/admin/dashboards/?range=30&group=day").get_data(as_text=True)
+    assert 'data-chart="llm-cost"' in html and 'id="cost-no-chart"' not in html
+    assert 'data-chart="llm-speed"' in html and 'id="speed-no-chart"' not in html
+    assert html.count('class="table-wrap table-long by-day"') == 3  # thirty days scroll in place
+    sessions = client.get("/admin/dashboards/sessions?range=7").get_data(as_text=True)
+    assert 'id="quality-no-chart"' in sessions and 'id="artifacts-no-chart"' in sessions
+    assert 'data-chart="session-counts"' in sessions
+    _session(
+        db_session, teller, status="in_progress", started_at=utcnow(), completion_percentage=40
+    )
+    sessions = client.get("/admin/dashboards/sessions?range=30").get_data(as_text=True)
+    assert 'data-chart="session-quality"' in sessions
+    assert 'data-chart="session-artifacts"' in sessions
+    assert sessions.count('class="table-wrap table-long by-day"') == 3
+
+
+def test_the_tables_figures_read_as_people_write_them():
+    from storyteller.views.dashboards import figure, milliseconds, percentage
+
+    assert figure(1234567) == "1,234,567" and figure(None) == "—"
+    assert figure(Decimal("1234.5"), 2) == "1,234.50" and figure(0.25, 4) == "0.2500"
+    assert percentage(0.1234) == "12.3%" and percentage(0) == "0.0%" and percentage(None) == "—"
+    assert milliseconds(1500) == "1,500 ms" and milliseconds(None) == "—"

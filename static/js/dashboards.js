@@ -126,7 +126,14 @@
     });
   }
 
+  // A long table by day scrolls in its box: open it at its end, the latest days.
+  function showLatestDays() {
+    var boxes = document.querySelectorAll(".table-long.by-day");
+    for (var i = 0; i < boxes.length; i += 1) boxes[i].scrollTop = boxes[i].scrollHeight;
+  }
+
   function start() {
+    showLatestDays();
     var source = document.getElementById("dashboard-data");
     if (!source || !window.Chart) return;
     var data;

@@ -22,6 +22,31 @@ PRESETS = {"7": 7, "30": 30, "90": 90}
 DEFAULT_PRESET = "30"
 MAX_DAYS = 400
 DEFAULT_ABANDONED_AFTER_DAYS = 14
+# Tables of more rows (a month by day) scroll inside a box of about this many rows, their
+# heading and total kept in view, so the charts and tables that follow are not pages away.
+LONG_TABLE_ROWS = 14
+
+
+# The tables' figures, as filters: a month by day is a thousand cells, and a filter is a
+# plain function call where a Jinja macro is several. A dash stands for "no figure".
+@bp.app_template_filter("figure")
+def figure(value: Any, digits: int = 0) -> str:
+    """1234567 -> "1,234,567"; with digits, 1234.5 -> "1,234.50"; None -> "—"."""
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}" if digits else f"{value:,}"
+
+
+@bp.app_template_filter("percentage")
+def percentage(value: float | None) -> str:
+    """0.1234 -> "12.3%"; None -> "—"."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+@bp.app_template_filter("milliseconds")
+def milliseconds(value: int | None) -> str:
+    """1500 -> "1,500 ms"; None -> "—"."""
+    return "—" if value is None else f"{value:,} ms"
 
 
 class BadRequest(ValueError):
@@ -138,6 +163,7 @@ SESSION_CSV_COLUMNS: list[tuple[str, Callable[[dashboards.SessionRow], Any]]] = 
 def _common(today: date) -> dict[str, Any]:
     return {
         "presets": PRESETS,
+        "long_table_rows": LONG_TABLE_ROWS,
         "today": today,
         "errors_endpoint": "agent_errors.index" in current_app.view_functions,
     }
@@ -154,7 +180,9 @@ def index():
         as_csv = _wants_csv(request.args)
     except BadRequest as exc:
         return _bad_request("dashboards/llm.html", str(exc), **context)
-    report = dashboards.llm_usage(db.session, span.start, span.end, group_by, today=today)
+    report = dashboards.llm_usage(
+        db.session, span.start, span.end, group_by, today=today, every_group=as_csv
+    )
     if as_csv:
         return _csv(
             f"llm-usage-{span.start}-to-{span.end}-by-{group_by}.csv",

@@ -13,6 +13,7 @@ import json
 import uuid
 import zipfile
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -27,7 +28,8 @@ TABLE = Storyteller.__tablename__
 
 
 def _calls(live_server, storyteller_id: uuid.UUID, model: str) -> None:
-    """Three calls a day today and on each of the three days before; one fails each day."""
+    """Three calls a day today and on each of the three days before; one fails each day, one
+    has a price."""
     now = utcnow().replace(microsecond=0)
     today = now.date()
     with live_server.db() as db:
@@ -45,6 +47,7 @@ def _calls(live_server, storyteller_id: uuid.UUID, model: str) -> None:
                         prompt_tokens=100,
                         response_tokens=10,
                         latency_ms=400 + 100 * n,
+                        cost=Decimal("0.0005") if n == 0 else None,
                         success=n != 2,
                         error_type="server_error" if n == 2 else None,
                         status_code=500 if n == 2 else 200,
@@ -121,6 +124,11 @@ def test_admin_uses_the_operator_tools(page, live_server, sign_in):
         cells = row.locator("td").all_inner_texts()
         assert int(cells[0].replace(",", "")) >= 3 and int(cells[1].replace(",", "")) >= 1
     assert _chart_total(page, "llm-calls") >= 12
+    # Thirty days scroll inside the table's box, opened at its end: the latest days.
+    box = page.locator("section[aria-labelledby='calls-heading'] .table-wrap")
+    assert "table-long" in box.get_attribute("class")
+    at_end = "b => b.scrollTop > 0 && b.scrollTop + b.clientHeight >= b.scrollHeight - 2"
+    assert box.evaluate(at_end)
     _check(page, "dashboard-llm")
 
     # The CSV link downloads a CSV with a header row.
