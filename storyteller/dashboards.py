@@ -5,7 +5,9 @@ current UTC day is computed from the raw llm_interaction rows with the same code
 uses (``rollups.llm_usage_of_day``), and the two are merged. Definitions of calls, failed
 calls, fallbacks and unpriced calls: see ``storyteller.rollups``. Cost is the sum over
 priced calls; unpriced calls are counted apart and never add $0. Percentiles come from the
-latency histograms (to within one bucket of ``LATENCY_BUCKETS_MS``).
+latency histograms (to within one bucket of ``LATENCY_BUCKETS_MS``). The page shows the
+``SHOWN_GROUPS - 1`` busiest groups and sums the rest in one row; it reads names and
+histograms for those alone (``llm_usage(every_group=False)``), the CSV reads every group.
 
 Sessions (read from the session rows; each figure dated by its own moment):
 - scheduled: sessions whose ``scheduled_at`` falls in the range;
@@ -153,21 +155,6 @@ class LlmUsageRow:
             ]
         return total
 
-    def as_values(self) -> dict[str, Any]:
-        return {
-            "calls": self.calls,
-            "failed_calls": self.failed_calls,
-            "fallback_calls": self.fallback_calls,
-            "prompt_tokens": self.prompt_tokens,
-            "response_tokens": self.response_tokens,
-            "priced_calls": self.priced_calls,
-            "unpriced_calls": self.unpriced_calls,
-            "total_cost": self.cost,
-            "latency_sum_ms": self.latency_sum_ms,
-            "latency_histogram": self.latency_histogram,
-            "ttft_histogram": self.ttft_histogram,
-        }
-
     @property
     def error_rate(self) -> float | None:
         return self.failed_calls / self.calls if self.calls else None
@@ -255,19 +242,6 @@ def _dimension(group_by: str, values: Any) -> Any:
     return values.date if group_by == "day" else getattr(values, _DIMENSION_COLUMNS[group_by])
 
 
-_SUMMED = (
-    "calls",
-    "failed_calls",
-    "fallback_calls",
-    "prompt_tokens",
-    "response_tokens",
-    "priced_calls",
-    "unpriced_calls",
-    "total_cost",
-    "latency_sum_ms",
-)
-
-
 class _HistogramCache:
     """The summed histograms of recent (database, range, grouping, groups) reads, each kept
     with the fingerprint of the rollup rows it was summed from: per group, the number of rows,
@@ -316,11 +290,10 @@ def _add_stored_counts(
     position: a thousand groups are read in a few milliseconds."""
     u = LlmUsageDaily
     dimension = _stored_dimension(group_by)
-    integers = [name for name in _SUMMED if name != "total_cost"]
     query = (
         select(
             dimension,
-            *(cast(func.sum(getattr(u, name)), BigInteger) for name in integers),
+            *(cast(func.sum(getattr(u, name)), BigInteger) for name in _ROW_COUNTS),
             func.sum(u.total_cost),
             func.count(),
             func.max(u.updated_at),
@@ -330,10 +303,8 @@ def _add_stored_counts(
     )
     fingerprints = {}
     for key, *sums, cost, row_count, last_updated in db.execute(query):
-        row = groups.get(key)
-        if row is None:
-            row = groups[key] = LlmUsageRow(key=str(key) if key is not None else "")
-        for name, value in zip(integers, sums, strict=True):
+        row = _group(groups, key)
+        for name, value in zip(_ROW_COUNTS, sums, strict=True):
             setattr(row, name, getattr(row, name) + value)
         row.cost += cost if isinstance(cost, Decimal) else Decimal(str(cost or 0))
         fingerprints[key] = (row_count, last_updated, *sums, cost)
