@@ -16,7 +16,8 @@ started session. Then:
    range (``range=90``), each grouping, --requests requests after 2 warm-ups: p50 / p95
    against the 200 ms target, and the first request apart (cold: nothing summed before in
    this process, see dashboards._HistogramCache);
-3. times the trace view ``/admin/traces/<session_id>`` against 100 ms, if that route exists;
+3. times the trace view ``/admin/traces/<session_id>`` against 100 ms, if that route exists,
+   and a Prometheus scrape of ``/metrics`` (no target: every scrape, every 15 s or so);
 4. times the same aggregate as one raw SQL query over llm_interaction (90 days of calls and
    cost by day; and the full set: errors, fallbacks, tokens, latency and TTFT p50/p95 by
    day), checks the figures agree with the dashboard's, and prints the ratio;
@@ -398,6 +399,9 @@ def measure(app, args, data, label: str) -> dict[str, float]:
         client, "/admin/dashboards/?range=90&group=day&format=csv", args.requests
     )
     print(_line(f"LLM usage by day, CSV (HTTP {status})", p50, p95, DASHBOARD_TARGET_MS))
+
+    p50, p95, status = time_requests(client, "/metrics", args.requests)
+    print(_line(f"Prometheus scrape of /metrics (HTTP {status})", p50, p95, None))
 
     rules = {rule.rule for rule in app.url_map.iter_rules()}
     if "/admin/traces/<uuid:session_id>" in rules:

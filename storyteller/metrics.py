@@ -8,7 +8,13 @@ Two sources, so that several app servers side by side report consistent figures:
   set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory (before start) and every worker
   writes its counts there; a scrape of any worker then adds them all up.
 - LLM calls, tokens, cost and errors come from the database at scrape time (a few grouped
-  queries): they are the same whichever server is scraped, and survive restarts.
+  queries): they are the same whichever server is scraped, and survive restarts. The LLM
+  figures of the days ``flask rollup`` has summed (through yesterday at the latest) are read
+  from ``llm_usage_daily``, the calls since from ``llm_interaction``: a scrape costs the same
+  after a year as after a week, and the totals do not drop when ``flask retention`` purges
+  old calls (183 days; a drop would read to Prometheus as a counter reset). Days before the
+  latest rolled-up day that the rollup never summed are not counted: run ``flask rollup``
+  over every day once, then daily.
 
 The request hooks are registered by the operations blueprint (``before_app_request``);
 ``may_scrape`` decides who may read the figures.
@@ -20,7 +26,9 @@ import hmac
 import os
 import time
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from flask import Response, g, request
 from prometheus_client import (
@@ -36,7 +44,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session as DbSession
 
-from storyteller.models import AgentError, LlmInteraction
+from storyteller.models import AgentError, LlmInteraction, LlmUsageDaily, utcnow
+from storyteller.rollups import day_bounds
 
 __all__ = ["may_scrape", "observe_request_end", "observe_request_start", "render_metrics"]
 
@@ -116,27 +125,21 @@ class DatabaseCollector(Collector):
             "Summed latency of the LLM calls that reported one, by model.",
             labels=["model"],
         )
-        rows = self.db.execute(
-            select(
-                LlmInteraction.model,
-                LlmInteraction.success,
-                func.count(LlmInteraction.id),
-                func.coalesce(func.sum(LlmInteraction.prompt_tokens), 0),
-                func.coalesce(func.sum(LlmInteraction.response_tokens), 0),
-                func.sum(LlmInteraction.cost),
-                func.sum(case((LlmInteraction.cost.is_(None), 1), else_=0)),
-                func.coalesce(func.sum(LlmInteraction.latency_ms), 0),
-            ).group_by(LlmInteraction.model, LlmInteraction.success)
-        ).all()
         per_model: dict[str, list[float]] = {}
-        for model, success, count, prompt, response, spent, no_price, latency_ms in rows:
-            calls.add_metric([model, "success" if success else "error"], count)
+        outcomes: dict[tuple[str, str], int] = {}
+        for model, succeeded, failed, prompt, response, spent, no_price, latency_ms in _llm_totals(
+            self.db
+        ):
+            outcomes[model, "success"] = outcomes.get((model, "success"), 0) + int(succeeded)
+            outcomes[model, "error"] = outcomes.get((model, "error"), 0) + int(failed)
             totals = per_model.setdefault(model, [0, 0, 0.0, 0, 0])
-            totals[0] += int(prompt)
-            totals[1] += int(response)
+            totals[0] += int(prompt or 0)
+            totals[1] += int(response or 0)
             totals[2] += float(Decimal(str(spent))) if spent is not None else 0.0
             totals[3] += int(no_price or 0)
-            totals[4] += int(latency_ms)
+            totals[4] += int(latency_ms or 0)
+        for (model, outcome), count in sorted(outcomes.items()):
+            calls.add_metric([model, outcome], count)
         for model, (prompt, response, spent, no_price, latency_ms) in sorted(per_model.items()):
             tokens.add_metric([model, "prompt"], prompt)
             tokens.add_metric([model, "response"], response)
@@ -163,6 +166,44 @@ class DatabaseCollector(Collector):
             errors.add_metric([error_type], count)
             open_errors.add_metric([error_type], int(unresolved or 0))
         yield from (errors, open_errors)
+
+
+def _llm_totals(db: DbSession) -> list[tuple[Any, ...]]:
+    """(model, succeeded, failed, prompt tokens, response tokens, cost, unpriced calls,
+    latency ms) rows: the rolled-up days through yesterday at the latest, then the raw calls
+    since (a model may have a row of each)."""
+    u = LlmUsageDaily
+    llm = LlmInteraction
+    today = utcnow().date()
+    last_rolled_up = db.scalar(select(func.max(u.date)).where(u.date < today))
+    rows: list[tuple[Any, ...]] = []
+    raw = select(
+        llm.model,
+        func.sum(case((llm.success.is_(False), 0), else_=1)),
+        func.sum(case((llm.success.is_(False), 1), else_=0)),
+        func.sum(llm.prompt_tokens),
+        func.sum(llm.response_tokens),
+        func.sum(llm.cost),
+        func.sum(case((llm.cost.is_(None), 1), else_=0)),
+        func.sum(llm.latency_ms),
+    ).group_by(llm.model)
+    if last_rolled_up is not None:
+        rows += db.execute(
+            select(
+                u.model,
+                func.sum(u.calls - u.failed_calls),
+                func.sum(u.failed_calls),
+                func.sum(u.prompt_tokens),
+                func.sum(u.response_tokens),
+                func.sum(u.total_cost),
+                func.sum(u.unpriced_calls),
+                func.sum(u.latency_sum_ms),
+            )
+            .where(u.date <= last_rolled_up)
+            .group_by(u.model)
+        ).all()
+        raw = raw.where(llm.created_at >= day_bounds(last_rolled_up + timedelta(days=1))[0])
+    return rows + list(db.execute(raw).all())
 
 
 def render_metrics(db: DbSession) -> tuple[bytes, str]:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from flask import Flask
 from flask_migrate import stamp
 
-from storyteller import create_app, metrics, readiness
+from storyteller import create_app, metrics, readiness, rollups
 from storyteller.extensions import db
-from storyteller.models import AgentError, LlmInteraction
+from storyteller.models import AgentError, LlmInteraction, utcnow
 from tests import interview_helpers
 from tests.conftest import IsolatedClient, create_postgres_database, drop_postgres_database
 from tests.conftest import test_config as make_config
@@ -198,6 +200,57 @@ def test_metrics_read_llm_calls_tokens_cost_and_errors_from_the_database(client,
     assert (
         _sample(text, "storyteller_agent_errors_unresolved", error_type="metrics_test_timeout") == 1
     )
+
+
+def test_metrics_read_rolled_up_days_from_the_rollup_and_do_not_drop_when_calls_are_purged(
+    client, db_session
+):
+    """Days summed by `flask rollup` come from llm_usage_daily: purging their raw calls (as
+    `flask retention` does) leaves the counters where they were, and today's calls are read
+    raw even when the rollup was run over today."""
+    model = f"metrics-rollup-{uuid.uuid4().hex[:6]}"
+    today = utcnow().date()
+    past = datetime.combine(today - timedelta(days=3), datetime.min.time(), tzinfo=UTC)
+
+    def call(at, success=True, cost=Decimal("0.001")):
+        row = LlmInteraction(
+            model=model,
+            success=success,
+            prompt_tokens=40,
+            response_tokens=5,
+            cost=cost,
+            latency_ms=250,
+            created_at=at,
+        )
+        db_session.add(row)
+        return row
+
+    old = [call(past + timedelta(hours=1)), call(past + timedelta(hours=2), success=False)]
+    call(utcnow())
+    db_session.flush()
+
+    def figures():
+        text = client.get("/metrics").get_data(as_text=True)
+        return (
+            _sample(text, "storyteller_llm_calls_total", model=model, outcome="success"),
+            _sample(text, "storyteller_llm_calls_total", model=model, outcome="error"),
+            _sample(text, "storyteller_llm_tokens_total", model=model, kind="prompt"),
+            _sample(text, "storyteller_llm_cost_usd_total", model=model),
+            _sample(text, "storyteller_llm_latency_seconds_sum_total", model=model),
+        )
+
+    before = figures()
+    assert before == (2, 1, 120, pytest.approx(0.003), 0.75)
+    rollups.rollup(db_session, today - timedelta(days=5), today)  # today included
+    db_session.flush()
+    assert figures() == before
+    for row in old:  # what retention does to calls past their period
+        db_session.delete(row)
+    db_session.flush()
+    assert figures() == before
+    call(utcnow(), success=False, cost=None)  # after the rollup of today: read raw
+    db_session.flush()
+    assert figures() == (2, 2, 160, pytest.approx(0.003), 1.0)
 
 
 # ----------------------------------------------------------------------------- /metrics: access
