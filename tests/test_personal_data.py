@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -57,12 +58,22 @@ def _check_export(archive, app, a, a_ids, a_keys, b, b_ids):
         assert archive.read(f"files/{key}") == file_storage.storage_for(app.instance_path).read(key)
     assert any(n.startswith("files/exports/") and n.endswith("book.pdf") for n in names)
     assert "Bertram" not in " ".join(names)
+    assert archive.getinfo("tables/user.json").compress_type == zipfile.ZIP_DEFLATED
     users = json.loads(archive.read("tables/user.json"))
     assert users[0]["password_hash"] is None and users[0]["email"].startswith("agatha-")
     readme = archive.read("README.txt").decode()
     assert "Agatha Applewood" in readme and str(a.id) in readme
     everything = b"".join(archive.read(n) for n in names)
     assert b"Bertram" not in everything and str(b.id).encode() not in everything
+
+
+def test_already_compressed_files_go_in_the_zip_as_they_are_and_text_is_deflated(tmp_path):
+    photo = tmp_path / "photo.bin"
+    photo.write_bytes(os.urandom(200_000))  # as incompressible as a JPEG or a WebM
+    notes = tmp_path / "notes.bin"
+    notes.write_bytes(b"We kept the goats behind the barn in the summer of 1952. " * 3000)
+    assert personal_data.zip_method(photo) == zipfile.ZIP_STORED
+    assert personal_data.zip_method(notes) == zipfile.ZIP_DEFLATED
 
 
 def test_export_of_unknown_storyteller_is_a_lookup_error(app, db_session):
