@@ -315,7 +315,7 @@ def test_llm_page_shows_charts_tables_and_summary(app, client, admin, db_session
     html = page.get_data(as_text=True)
     assert 'id="dashboard-data"' in html and 'data-chart="llm-calls"' in html
     assert "vendor/chart.umd.min.js" in html and "js/dashboards.js" in html
-    assert "1 LLM calls" in html
+    assert "1 LLM call;" in html
     assert f"{(today - timedelta(days=6)).isoformat()} to {today.isoformat()}" in html
     assert call.model in html
     assert "<table" in html and "Error rate" in html and "Fallback rate" in html
@@ -358,7 +358,7 @@ def test_sessions_page_and_csv(client, admin, db_session, make_storyteller):
     page = client.get("/admin/dashboards/sessions?range=7")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "1 started, 1 completed and 0 abandoned" in html
+    assert "0 sessions scheduled, 1 started, 1 completed and 0 abandoned" in html
     assert "What these words mean here" in html and "no activity for 14 days" in html
     assert 'data-chart="session-counts"' in html
     response = client.get("/admin/dashboards/sessions?range=7&format=csv")
@@ -697,13 +697,18 @@ def test_a_chart_with_nothing_to_draw_says_so_and_long_tables_scroll(
     assert html.count('class="table-wrap table-long by-day"') == 3  # thirty days scroll in place
     sessions = client.get("/admin/dashboards/sessions?range=7").get_data(as_text=True)
     assert 'id="quality-no-chart"' in sessions and 'id="artifacts-no-chart"' in sessions
-    assert 'data-chart="session-counts"' in sessions
-    _session(
+    assert 'id="counts-no-chart"' in sessions and 'data-chart="session-counts"' not in sessions
+    started = _session(
         db_session, teller, status="in_progress", started_at=utcnow(), completion_percentage=40
     )
     sessions = client.get("/admin/dashboards/sessions?range=30").get_data(as_text=True)
     assert 'data-chart="session-quality"' in sessions
-    assert 'data-chart="session-artifacts"' in sessions
+    assert "No piece of story has been made in these sessions yet" in sessions
+    db_session.add(SessionArtifact(session_id=started.id, artifact_type="scene_capture"))
+    db_session.flush()
+    sessions = client.get("/admin/dashboards/sessions?range=30").get_data(as_text=True)
+    assert 'data-chart="session-artifacts"' in sessions and "artifacts-no-chart" not in sessions
+    assert 'data-chart="session-counts"' in sessions and "counts-no-chart" not in sessions
     assert sessions.count('class="table-wrap table-long by-day"') == 3
 
 

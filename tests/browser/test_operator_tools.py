@@ -96,6 +96,18 @@ def test_admin_uses_the_operator_tools(page, live_server, sign_in):
     name = f"Mabel Hartley {tag}"
     storyteller_id = live_server.create_storyteller(name)
     live_server.create_session(storyteller_id, session_name="The farm years")
+    done = utcnow().replace(microsecond=0)
+    live_server.create_session(
+        storyteller_id,
+        session_name="The school on the hill",
+        status="completed",
+        scheduled_at=done - timedelta(hours=1),
+        started_at=done - timedelta(minutes=40),
+        ended_at=done - timedelta(minutes=5),
+        actual_duration_minutes=35,
+        completion_percentage=100,
+        user_satisfaction=5,
+    )
     _calls(live_server, storyteller_id, model)
     admin = live_server.create_user("admin", name="Ada Admin")
     sign_in(admin)
@@ -162,6 +174,10 @@ def test_admin_uses_the_operator_tools(page, live_server, sign_in):
     # Sessions dashboard.
     page.get_by_role("navigation", name="Dashboards").get_by_role("link", name="Sessions").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sessions")
+    assert _canvas_painted(page, "session-counts") > 500
+    assert _canvas_painted(page, "session-quality") > 0
+    assert _chart_total(page, "session-counts") >= 3  # scheduled, started, completed
+    expect(page.locator("#sessions-summary")).not_to_contain_text("0 completed")
     _check(page, "dashboard-sessions")
 
     # Agents and versions: a new interviewer version, activate it, roll back, compare.
