@@ -677,8 +677,18 @@ def test_the_page_reads_names_and_histograms_of_the_shown_groups_only(
 
 
 def test_a_chart_with_nothing_to_draw_says_so_and_long_tables_scroll(
-    client, admin, db_session, make_storyteller
+    app, client, admin, db_session, make_storyteller
 ):
+    empty = "/admin/dashboards/?range=custom&from=2001-01-01&to=2001-01-07"
+    html = client.get(empty).get_data(as_text=True)
+    assert 'id="calls-no-chart"' in html and 'data-chart="llm-calls"' not in html
+    assert "No LLM calls in this range." in html and "the offline interviewer asks" in html
+    app.config["OPENAI_API_KEY"] = "sk-test"
+    try:
+        html = client.get(empty).get_data(as_text=True)
+    finally:
+        app.config["OPENAI_API_KEY"] = None
+    assert "calls appear here as storytellers answer" in html
     teller = make_storyteller()
     call = LlmInteraction(
         storyteller_id=teller.id, model="unpriced-model", cost=None, success=True
@@ -687,6 +697,7 @@ def test_a_chart_with_nothing_to_draw_says_so_and_long_tables_scroll(
     db_session.flush()
     html = client.get("/admin/dashboards/?range=7&group=model").get_data(as_text=True)
     assert 'id="cost-no-chart"' in html and 'data-chart="llm-cost"' not in html
+    assert "1 LLM call;" in html and "1 call has no price and is not in that cost" in html
     assert 'id="speed-no-chart"' in html and 'data-chart="llm-speed"' not in html
     assert "table-long" not in html  # seven days fit
     call.cost, call.latency_ms = Decimal("0.002"), 900

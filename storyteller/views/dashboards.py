@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from storyteller import authz, dashboards
+from storyteller import authz, dashboards, interview
 from storyteller.day_input import parse_day
 from storyteller.extensions import db
 from storyteller.models import utcnow
@@ -193,6 +193,7 @@ def index():
     return render_template(
         "dashboards/llm.html",
         report=report,
+        llm_enabled=interview.settings_from_config(current_app.config).llm.enabled,
         span=span,
         group_by=group_by,
         chart_data=_llm_chart_data(report),
