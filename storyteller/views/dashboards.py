@@ -105,6 +105,11 @@ def _wants_csv(args: Any) -> bool:
     return fmt == "csv"
 
 
+def _asked_for(args: Any, today: date, groups: dict[str, str]) -> tuple[DateRange, str, bool]:
+    """The range, the grouping and whether a CSV is wanted; BadRequest says what is wrong."""
+    return _date_range(args, today), _group_by(args, groups), _wants_csv(args)
+
+
 def _bad_request(template: str, message: str, **context: Any) -> tuple[str, int]:
     return render_template(template, error=message, **context), 400
 
@@ -119,6 +124,18 @@ def _csv(filename: str, header: list[str], rows: Iterable[list[Any]]) -> Respons
         buffer.getvalue(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _report_csv(
+    name: str, span: DateRange, group_by: str, columns: list[tuple[str, Any]], report: Any
+) -> Response:
+    """Every row of a report, then its total ("All"), one column per (name, getter)."""
+    return _csv(
+        f"{name}-{span.start}-to-{span.end}-by-{group_by}.csv",
+        [group_by, *(column for column, _ in columns)],
+        [[row.label, *(get(row) for _, get in columns)] for row in report.rows]
+        + [["All", *(get(report.total) for _, get in columns)]],
     )
 
 
@@ -175,21 +192,14 @@ def index():
     today = utcnow().date()
     context = {**_common(today), "groups": dashboards.LLM_GROUPS, "args": request.args}
     try:
-        span = _date_range(request.args, today)
-        group_by = _group_by(request.args, dashboards.LLM_GROUPS)
-        as_csv = _wants_csv(request.args)
+        span, group_by, as_csv = _asked_for(request.args, today, dashboards.LLM_GROUPS)
     except BadRequest as exc:
         return _bad_request("dashboards/llm.html", str(exc), **context)
     report = dashboards.llm_usage(
         db.session, span.start, span.end, group_by, today=today, every_group=as_csv
     )
     if as_csv:
-        return _csv(
-            f"llm-usage-{span.start}-to-{span.end}-by-{group_by}.csv",
-            [group_by, *(name for name, _ in LLM_CSV_COLUMNS)],
-            [[row.label, *(get(row) for _, get in LLM_CSV_COLUMNS)] for row in report.rows]
-            + [["All", *(get(report.total) for _, get in LLM_CSV_COLUMNS)]],
-        )
+        return _report_csv("llm-usage", span, group_by, LLM_CSV_COLUMNS, report)
     return render_template(
         "dashboards/llm.html",
         report=report,
@@ -231,9 +241,7 @@ def sessions():
     today = utcnow().date()
     context = {**_common(today), "groups": dashboards.SESSION_GROUPS, "args": request.args}
     try:
-        span = _date_range(request.args, today)
-        group_by = _group_by(request.args, dashboards.SESSION_GROUPS)
-        as_csv = _wants_csv(request.args)
+        span, group_by, as_csv = _asked_for(request.args, today, dashboards.SESSION_GROUPS)
     except BadRequest as exc:
         return _bad_request("dashboards/sessions.html", str(exc), **context)
     report = dashboards.sessions(
@@ -244,12 +252,7 @@ def sessions():
         abandoned_after_days=_abandoned_after_days(),
     )
     if as_csv:
-        return _csv(
-            f"sessions-{span.start}-to-{span.end}-by-{group_by}.csv",
-            [group_by, *(name for name, _ in SESSION_CSV_COLUMNS)],
-            [[row.label, *(get(row) for _, get in SESSION_CSV_COLUMNS)] for row in report.rows]
-            + [["All", *(get(report.total) for _, get in SESSION_CSV_COLUMNS)]],
-        )
+        return _report_csv("sessions", span, group_by, SESSION_CSV_COLUMNS, report)
     rows = report.rows
     chart_data = {
         "labels": [row.label for row in rows],
