@@ -227,24 +227,16 @@ def load_session_trace(db: DbSession, session_id: uuid.UUID) -> SessionTrace | N
         .where(ModuleState.session_id == session_id)
         .order_by(StateTransition.created_at, StateTransition.id)
     ).all()
-    # memory_access and interaction_memory have no index on session_id; going through the
-    # storyteller's memories uses ix_interaction_memory_storyteller_* and ix_memory_access_memory.
     reads = db.scalars(
         select(MemoryAccess)
         .join(InteractionMemory, InteractionMemory.id == MemoryAccess.memory_id)
         .options(contains_eager(MemoryAccess.memory))
-        .where(
-            InteractionMemory.storyteller_id == session.storyteller_id,
-            MemoryAccess.session_id == session_id,
-        )
+        .where(MemoryAccess.session_id == session_id)
         .order_by(MemoryAccess.created_at, MemoryAccess.id)
     ).all()
     written = db.scalars(
         select(InteractionMemory)
-        .where(
-            InteractionMemory.storyteller_id == session.storyteller_id,
-            InteractionMemory.session_id == session_id,
-        )
+        .where(InteractionMemory.session_id == session_id)
         .order_by(InteractionMemory.created_at, InteractionMemory.id)
     ).all()
     errors = db.scalars(
