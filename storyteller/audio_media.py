@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "AudioError",
@@ -128,26 +129,28 @@ def probe_duration_ms(path: Path) -> int | None:
         return None
 
 
-def _header_duration_ms(path: Path) -> int | None:
+def _probe(path: Path, *selection: str) -> dict[str, Any] | None:
+    """ffprobe's JSON answer for ``path`` limited to ``selection`` (its -select_streams /
+    -show_entries options), None when ffprobe fails or answers something else."""
     result = _run(
-        [
-            _tool("ffprobe"),
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "json",
-            str(path),
-        ],
+        [_tool("ffprobe"), "-v", "error", *selection, "-of", "json", str(path)],
         PROBE_TIMEOUT_SECONDS,
     )
     if result.returncode != 0:
         return None
     try:
-        duration = json.loads(result.stdout or b"{}").get("format", {}).get("duration")
+        answer = json.loads(result.stdout or b"{}")
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def _header_duration_ms(path: Path) -> int | None:
+    answer = _probe(path, "-show_entries", "format=duration")
+    try:
+        duration = (answer or {}).get("format", {}).get("duration")
         return round(float(duration) * 1000) if duration not in (None, "N/A") else None
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, AttributeError):
         return None
 
 
@@ -213,27 +216,11 @@ def join_segments(segments: Sequence[Path], target: Path) -> None:
 
 def audio_codec(path: Path) -> str | None:
     """The codec of the file's first audio stream ("opus", "aac", ...), None if unreadable."""
-    result = _run(
-        [
-            _tool("ffprobe"),
-            "-v",
-            "error",
-            "-select_streams",
-            "a:0",
-            "-show_entries",
-            "stream=codec_name",
-            "-of",
-            "json",
-            str(path),
-        ],
-        PROBE_TIMEOUT_SECONDS,
-    )
-    if result.returncode != 0:
-        return None
+    answer = _probe(path, "-select_streams", "a:0", "-show_entries", "stream=codec_name")
     try:
-        streams = json.loads(result.stdout or b"{}").get("streams") or [{}]
+        streams = (answer or {}).get("streams") or [{}]
         return streams[0].get("codec_name")
-    except (ValueError, AttributeError):
+    except (AttributeError, IndexError, TypeError):
         return None
 
 
