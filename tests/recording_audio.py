@@ -82,12 +82,13 @@ def words_found(transcript: str | None, words=CONTENT_WORDS) -> float:
 WEBM = "audio/webm;codecs=opus"
 
 
-def signed_in_at_first_question(make_user, make_storyteller, make_session, db_session, login):
-    """A storyteller signed in, their session started offline: its first question is open."""
+def at_first_question(make_user, make_storyteller, make_session, db_session, name="Alice Owner"):
+    """A storyteller's session started offline, its first question open (committed): the
+    storyteller's user, the session and that question."""
     from storyteller import interview
     from storyteller.agent.llm import LlmSettings
 
-    user = make_user("storyteller", name="Alice Owner")
+    user = make_user("storyteller", name=name)
     storyteller = make_storyteller(user=user)
     session = make_session(storyteller)
     settings = interview.InterviewSettings(
@@ -97,6 +98,14 @@ def signed_in_at_first_question(make_user, make_storyteller, make_session, db_se
     )
     question = interview.start(db_session, session, user_id=user.id, settings=settings)
     db_session.commit()
+    return user, session, question
+
+
+def signed_in_at_first_question(make_user, make_storyteller, make_session, db_session, login):
+    """As ``at_first_question``, the storyteller signed in: {"user", "session", "question"}."""
+    user, session, question = at_first_question(
+        make_user, make_storyteller, make_session, db_session
+    )
     login(user)
     return {"user": user, "session": session, "question": question}
 

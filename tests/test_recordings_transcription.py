@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from storyteller import interview
-from storyteller.agent.llm import LlmSettings
 from storyteller.agent.transcription import (
     OFFLINE_MODEL,
     TranscriptionSettings,
@@ -28,7 +26,7 @@ from storyteller.agent.transcription import (
 from storyteller.models import AudioRecording, Document, LlmInteraction
 from tests.conftest import sign_in
 from tests.interview_helpers import app_factory, fake_llm, llm_config  # noqa: F401
-from tests.recording_audio import SENTENCE, cut, spoken_webm, words_found
+from tests.recording_audio import SENTENCE, at_first_question, cut, spoken_webm, words_found
 
 
 @pytest.fixture(scope="module")
@@ -123,17 +121,7 @@ def _record_and_finish(client, session, question, speech) -> dict:
 
 @pytest.fixture
 def started(make_user, make_storyteller, make_session, db_session):
-    user = make_user("storyteller")
-    storyteller = make_storyteller(user=user)
-    session = make_session(storyteller)
-    settings = interview.InterviewSettings(
-        llm=LlmSettings(base_url=None, api_key=None, model="none"),
-        daily_token_budget=0,
-        prices={},
-    )
-    question = interview.start(db_session, session, user_id=user.id, settings=settings)
-    db_session.commit()
-    return user, session, question
+    return at_first_question(make_user, make_storyteller, make_session, db_session)
 
 
 def test_finish_transcribes_through_the_server_and_records_the_call(
